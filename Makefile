@@ -1,0 +1,54 @@
+# platform-payments: `make run` serves on :3700 with SQLite; `make test` runs everything CI runs.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+PLUGINS := plugins/stripe_provider plugins/funnel_consumer
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+export PAYMENTS_INTERNAL_TOKEN ?= dev-internal-token
+export PORT ?= 3700
+
+.PHONY: install install-test run migrate test lint typecheck unit bench clean
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "make: Python 3.11 or newer is required" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade "pip>=24"
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
+	$(PIP) install --quiet -c constraints.txt -e . $(foreach p,$(PLUGINS),-e $(p))
+	@touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(PIP) install --quiet -c constraints.txt -e '.[test]'
+	@touch $@
+
+## install: the host and the bundled plugins into .venv
+install: $(STAMP)
+
+## run: install, migrate the SQLite database under ./data, serve on :3700
+run: install
+	$(BIN)/payments migrate
+	$(BIN)/payments serve
+
+migrate: install
+	$(BIN)/payments migrate
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(TEST_STAMP)
+	$(BIN)/mypy core web plugins/stripe_provider/stripe_provider plugins/funnel_consumer/funnel_consumer tests
+
+unit: $(TEST_STAMP)
+	$(BIN)/pytest
+
+## test: lint, type-check, then the whole suite on SQLite and PostgreSQL
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,107 @@
+"""The service's settings, read once from the environment (names fixed by the contract).
+
+Every setting is validated here so that a bad value stops startup with one clear line
+instead of surfacing later as a 500.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from core.errors import ConfigurationError
+
+DEFAULT_DATABASE_URL = "sqlite://./data/payments.sqlite3"
+
+# About three days in all: 1m, 5m, 15m, 1h, 3h, 6h, 12h, 24h, 24h (~70h41m).
+DEFAULT_RETRY_SCHEDULE: tuple[float, ...] = (60, 300, 900, 3600, 10800, 21600, 43200, 86400, 86400)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the service needs to run; build it with `Settings.from_env()`."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    internal_token: str = ""
+    port: int = 3700
+    host: str = "0.0.0.0"  # noqa: S104 - a backend service listens on every interface
+    plugins_file: str = "plugins.toml"
+    environment: str = "development"
+    delivery_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
+    delivery_timeout: float = 10.0
+    past_due_grace_days: int = 0
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    def require_internal_token(self) -> str:
+        """The token that guards /internal routes; serving without one is refused."""
+        if not self.internal_token:
+            raise ConfigurationError(
+                "PAYMENTS_INTERNAL_TOKEN is not set: every /internal route needs it "
+                "(make run sets a development token)"
+            )
+        return self.internal_token
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and check every setting; raise `ConfigurationError` naming the bad one."""
+        env = dict(os.environ if environ is None else environ)
+        token = env.get("PAYMENTS_INTERNAL_TOKEN", "")
+        return cls(
+            database_url=env.get("PAYMENTS_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            internal_token=token,
+            port=_int(env, "PORT", 3700, minimum=1),
+            host=env.get("PAYMENTS_HOST") or "0.0.0.0",  # noqa: S104
+            plugins_file=env.get("PAYMENTS_PLUGINS_FILE") or "plugins.toml",
+            environment=env.get("PAYMENTS_ENV") or "development",
+            delivery_retry_schedule=_schedule(env.get("PAYMENTS_DELIVERY_RETRY_SCHEDULE")),
+            delivery_timeout=_float(env, "PAYMENTS_DELIVERY_TIMEOUT", 10.0),
+            past_due_grace_days=_int(env, "PAYMENTS_PAST_DUE_GRACE_DAYS", 0, minimum=0),
+            env=env,
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _schedule(raw: str | None) -> tuple[float, ...]:
+    if raw is None or raw.strip() == "":
+        return DEFAULT_RETRY_SCHEDULE
+    try:
+        steps = tuple(float(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ConfigurationError(
+            f"PAYMENTS_DELIVERY_RETRY_SCHEDULE must be comma-separated seconds, got {raw!r}"
+        ) from None
+    if not steps or any(step < 0 for step in steps):
+        raise ConfigurationError(
+            f"PAYMENTS_DELIVERY_RETRY_SCHEDULE needs one or more non-negative numbers, got {raw!r}"
+        )
+    return steps

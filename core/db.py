@@ -1,0 +1,106 @@
+"""The database: Tortoise's configuration for a URL, connecting, migrating, and a health probe.
+
+One committed set of Tortoise's operation-based migrations (`migrations/`) serves both
+SQLite and PostgreSQL; `payments migrate` applies it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate as tortoise_migrate
+
+from core.config import DEFAULT_DATABASE_URL
+from core.errors import ConfigurationError
+
+APP_LABEL = "models"
+MODELS_MODULE = "core.models"
+MIGRATIONS_MODULE = "migrations"
+
+
+def normalize_url(url: str) -> str:
+    """Accept the usual spellings (`postgresql://`, `sqlite:///abs`) and return Tortoise's."""
+    scheme = urlsplit(url).scheme
+    if scheme in {"postgresql", "postgres", "asyncpg"}:
+        return "postgres://" + url.split("://", 1)[1]
+    if scheme == "sqlite":
+        return url
+    raise ConfigurationError(
+        f"PAYMENTS_DATABASE_URL must be a sqlite:// or postgres:// URL, got scheme '{scheme}'"
+    )
+
+
+def is_sqlite(url: str) -> bool:
+    return urlsplit(url).scheme == "sqlite"
+
+
+def tortoise_config(url: str) -> dict[str, Any]:
+    """The Tortoise config dict for one database URL."""
+    return {
+        "connections": {"default": normalize_url(url)},
+        "apps": {
+            APP_LABEL: {
+                "models": [MODELS_MODULE],
+                "migrations": MIGRATIONS_MODULE,
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if not is_sqlite(url):
+        return
+    path = url.split("://", 1)[1].split("?", 1)[0]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def connect(url: str) -> None:
+    """Open the connection pool; `ConfigurationError` when the database cannot be reached."""
+    _ensure_sqlite_dir(url)
+    try:
+        await Tortoise.init(config=tortoise_config(url))
+        await ping()
+    except ConfigurationError:
+        raise
+    except Exception as error:
+        await close()
+        raise ConfigurationError(f"database unreachable ({_redacted(url)}): {error}") from None
+
+
+async def close() -> None:
+    await connections.close_all(discard=True)
+
+
+async def ping() -> None:
+    """One round trip, for `/health`."""
+    await connections.get("default").execute_query("SELECT 1")
+
+
+async def migrate(url: str) -> None:
+    """Apply every migration not yet applied (creating the SQLite file's folder if needed)."""
+    _ensure_sqlite_dir(url)
+    try:
+        await tortoise_migrate(config=tortoise_config(url))
+    except Exception as error:
+        raise ConfigurationError(f"migration failed ({_redacted(url)}): {error}") from None
+    finally:
+        await close()
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+# For Tortoise's own CLI (`tortoise -c core.db.TORTOISE_ORM makemigrations`).
+TORTOISE_ORM = tortoise_config(os.environ.get("PAYMENTS_DATABASE_URL") or DEFAULT_DATABASE_URL)

@@ -1,0 +1,93 @@
+"""`Idempotency-Key` for POSTs that create things: replay the first answer, refuse a reuse.
+
+The first successful (2xx) response to a (route, key) pair is stored with a hash of the
+request body. The same key with the same body gets that response again, byte for byte;
+with another body it gets 409 `idempotency_key_reused`. Errors are not stored, so a
+caller may fix a bad request and retry under the same key. When `atomic` is set, the
+work and the stored response commit together, and a request that loses a race to its
+twin replays the winner's answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from tortoise.transactions import in_transaction
+
+from core.errors import Conflict, FieldProblem, ValidationFailed
+from core.models import IdempotencyKey
+
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: Any
+    replayed: bool = False
+
+
+def request_hash(payload: Any) -> str:
+    """A hash of the request body that ignores key order and whitespace."""
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _replay(stored: IdempotencyKey, digest: str) -> StoredResponse:
+    if stored.request_hash != digest:
+        raise Conflict(
+            "this Idempotency-Key was already used with a different request body",
+            code="idempotency_key_reused",
+        )
+    return StoredResponse(stored.status_code, orjson.loads(stored.response_body), replayed=True)
+
+
+async def idempotent(
+    scope: str,
+    key: str | None,
+    payload: Any,
+    work: Callable[[], Awaitable[StoredResponse]],
+    *,
+    atomic: bool = True,
+) -> StoredResponse:
+    """Run `work` once per (scope, key); without a key, just run it."""
+    if key is None:
+        return await work()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValidationFailed(
+            [FieldProblem("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} characters")]
+        )
+    digest = request_hash(payload)
+    stored = await IdempotencyKey.get_or_none(scope=scope, key=key)
+    if stored is not None:
+        return _replay(stored, digest)
+    try:
+        if atomic:
+            async with in_transaction():
+                response = await work()
+                await _remember(scope, key, digest, response)
+        else:
+            response = await work()
+            await _remember(scope, key, digest, response)
+    except Exception:
+        # A twin request with the same key may have won a race: answer as it did.
+        stored = await IdempotencyKey.get_or_none(scope=scope, key=key)
+        if stored is not None:
+            return _replay(stored, digest)
+        raise
+    return response
+
+
+async def _remember(scope: str, key: str, digest: str, response: StoredResponse) -> None:
+    if not 200 <= response.status_code < 300:
+        return
+    await IdempotencyKey.create(
+        scope=scope,
+        key=key,
+        request_hash=digest,
+        status_code=response.status_code,
+        response_body=orjson.dumps(response.body).decode(),
+    )

@@ -1,0 +1,22 @@
+"""Every table of the service, one module per concern; Tortoise loads them from here."""
+
+from core.models.billing import Purchase, Subscription
+from core.models.catalog import PricingItem, PricingItemProviderPrice
+from core.models.checkout import CheckoutSession, ProviderCustomer
+from core.models.delivery import DeliveryAttempt, EventDelivery, NormalizedEvent
+from core.models.idempotency import IdempotencyKey
+from core.models.provider_events import ProviderEvent
+
+__all__ = [
+    "CheckoutSession",
+    "DeliveryAttempt",
+    "EventDelivery",
+    "IdempotencyKey",
+    "NormalizedEvent",
+    "PricingItem",
+    "PricingItemProviderPrice",
+    "ProviderCustomer",
+    "ProviderEvent",
+    "Purchase",
+    "Subscription",
+]

@@ -1,0 +1,82 @@
+"""What tenants bought: one-time purchases and subscriptions, as the providers' facts left them.
+
+`provider_updated_at` is the provider's own time of the newest fact applied to a record;
+a fact older than it is stale and never rolls the record back.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+
+class Purchase(Model):
+    """A one-time payment for a pricing item."""
+
+    id = fields.UUIDField(primary_key=True)
+    provider_key = fields.CharField(max_length=40)
+    provider_payment_id = fields.CharField(max_length=255)
+    provider_checkout_session_id = fields.CharField(max_length=255, null=True)
+    provider_customer_id = fields.CharField(max_length=255, null=True)
+    consumer_key = fields.CharField(max_length=64)
+    consumer_tenant_id = fields.CharField(max_length=255)
+    pricing_item_code = fields.CharField(max_length=64)
+    amount = fields.BigIntField()
+    amount_refunded = fields.BigIntField(default=0)
+    currency = fields.CharField(max_length=3)
+    status = fields.CharField(max_length=24)
+    paid_at = fields.DatetimeField(null=True)
+    refunded_at = fields.DatetimeField(null=True)
+    provider_updated_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "purchases"
+        unique_together = (("provider_key", "provider_payment_id"),)
+        indexes = (
+            Index(fields=("created_at", "id"), name="purchases_created_idx"),
+            Index(
+                fields=("consumer_tenant_id", "consumer_key", "status"), name="purchases_tenant_idx"
+            ),
+            Index(fields=("consumer_key", "created_at"), name="purchases_consumer_idx"),
+            Index(fields=("status", "created_at"), name="purchases_status_idx"),
+            Index(fields=("pricing_item_code", "created_at"), name="purchases_item_idx"),
+        )
+
+
+class Subscription(Model):
+    """A recurring plan of one tenant at one provider."""
+
+    id = fields.UUIDField(primary_key=True)
+    provider_key = fields.CharField(max_length=40)
+    provider_subscription_id = fields.CharField(max_length=255)
+    provider_customer_id = fields.CharField(max_length=255, null=True)
+    consumer_key = fields.CharField(max_length=64)
+    consumer_tenant_id = fields.CharField(max_length=255)
+    pricing_item_code = fields.CharField(max_length=64)
+    status = fields.CharField(max_length=24)
+    current_period_start = fields.DatetimeField(null=True)
+    current_period_end = fields.DatetimeField(null=True)
+    cancel_at_period_end = fields.BooleanField(default=False)
+    canceled_at = fields.DatetimeField(null=True)
+    trial_end = fields.DatetimeField(null=True)
+    ended_at = fields.DatetimeField(null=True)
+    provider_updated_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "subscriptions"
+        unique_together = (("provider_key", "provider_subscription_id"),)
+        indexes = (
+            Index(fields=("created_at", "id"), name="subscriptions_created_idx"),
+            Index(
+                fields=("consumer_tenant_id", "consumer_key", "status"),
+                name="subscriptions_tenant_idx",
+            ),
+            Index(fields=("consumer_key", "created_at"), name="subscriptions_consumer_idx"),
+            Index(fields=("status", "created_at"), name="subscriptions_status_idx"),
+            Index(fields=("pricing_item_code", "created_at"), name="subscriptions_item_idx"),
+        )

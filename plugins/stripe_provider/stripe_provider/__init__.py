@@ -1,0 +1,1 @@
+"""The Stripe provider plugin: Stripe's checkout, customers, prices and signed webhooks."""

@@ -1,0 +1,79 @@
+"""The Quart application factory."""
+
+from __future__ import annotations
+
+import logging
+
+import pluggy
+from quart import Quart
+from quart_schema import APIKeySecurityScheme, Info, QuartSchema
+
+from core import __version__, db
+from core.config import Settings
+from core.plugins import build_plugin_manager, load_registry
+from web.auth import HEADER, install_token_guard
+from web.errors import install_error_handlers
+from web.request import PaymentsRequest
+from web.routes import health, pricing, providers
+from web.state import AppState
+
+MAX_BODY_BYTES = 1024 * 1024  # webhooks: 413 above 1 MiB, and no caller needs more
+
+
+def create_app(
+    settings: Settings,
+    manager: pluggy.PluginManager | None = None,
+    *,
+    connect_database: bool = True,
+) -> Quart:
+    """Build the app; plugins and `plugins.toml` are loaded now, so bad config fails here.
+
+    With `connect_database` the app opens the database when it starts serving and closes
+    it when it stops; embedders that manage the connection themselves turn it off.
+    """
+    settings.require_internal_token()
+    manager = manager or build_plugin_manager()
+    registry = load_registry(settings, manager)
+
+    app = Quart("platform-payments")
+    app.request_class = PaymentsRequest
+    app.config["PAYMENTS_INTERNAL_TOKEN"] = settings.internal_token
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
+    app.extensions["payments"] = AppState(settings, manager, registry)
+
+    QuartSchema(
+        app,
+        openapi_path="/openapi.json",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        swagger_ui_path=None,
+        info=Info(title="platform-payments", version=__version__),
+        security_schemes={
+            "internalToken": APIKeySecurityScheme(in_="header", name=HEADER),
+        },
+    )
+    install_error_handlers(app)
+    install_token_guard(app)
+
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(providers.blueprint)
+    app.register_blueprint(pricing.blueprint)
+    for blueprints in manager.hook.register_routes():
+        for blueprint in blueprints or ():
+            app.register_blueprint(blueprint)
+
+    @app.before_serving
+    async def start() -> None:
+        if connect_database:
+            await db.connect(settings.database_url)
+        await registry.start()
+
+    @app.after_serving
+    async def stop() -> None:
+        await registry.close()
+        if connect_database:
+            await db.close()
+
+    logging.getLogger("platform_payments").debug("app built with %d providers", len(registry.providers))
+    return app

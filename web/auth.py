@@ -1,0 +1,24 @@
+"""The internal-token guard: every `/internal/*` route needs `x-platform-internal-token`."""
+
+from __future__ import annotations
+
+import hmac
+
+from quart import Quart, current_app, request
+
+from core.errors import Unauthorized
+
+HEADER = "x-platform-internal-token"
+PROTECTED_PREFIX = "/internal/"
+
+
+def install_token_guard(app: Quart) -> None:
+    @app.before_request
+    async def require_internal_token() -> None:
+        if not request.path.startswith(PROTECTED_PREFIX):
+            return
+        expected: bytes = current_app.config["PAYMENTS_INTERNAL_TOKEN"].encode()
+        given = request.headers.get(HEADER, "").encode()
+        # Constant-time, and the same answer whether the header is missing or wrong.
+        if not hmac.compare_digest(given, expected):
+            raise Unauthorized("missing or invalid internal token", code="unauthorized")

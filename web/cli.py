@@ -1,0 +1,133 @@
+"""The `payments` command line: serve, migrate, plugins, and whatever plugins add.
+
+Every command turns bad configuration (unknown plugin, missing secret, unreachable
+database) into one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from core import __version__, db
+from core.config import Settings
+from core.errors import ConfigurationError
+from core.plugins import build_plugin_manager, installed_plugins, load_registry
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def clear_errors(command: F) -> F:
+    """Print a `ConfigurationError` as one line and exit 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ConfigurationError as error:
+            click.echo(f"payments: error: {error}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+@click.version_option(__version__, prog_name="payments")
+def cli() -> None:
+    """platform-payments: pricing, checkout, provider webhooks and event delivery."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@cli.command()
+@click.option("--host", default=None, help="Interface to listen on (PAYMENTS_HOST, 0.0.0.0).")
+@click.option("--port", type=int, default=None, help="Port to listen on (PORT, 3700).")
+@clear_errors
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the HTTP API with Hypercorn."""
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    from web.app import create_app
+
+    settings = Settings.from_env()
+    app = create_app(settings, connect_database=False)
+    config = Config()
+    config.bind = [f"{host or settings.host}:{port or settings.port}"]
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+
+    async def run() -> None:
+        await db.connect(settings.database_url)
+        try:
+            await hypercorn_serve(app, config)  # type: ignore[arg-type]
+        finally:
+            await db.close()
+
+    asyncio.run(run())
+
+
+@cli.command()
+@clear_errors
+def migrate() -> None:
+    """Apply every database migration not yet applied."""
+    settings = Settings.from_env()
+    asyncio.run(db.migrate(settings.database_url))
+    click.echo("payments: database is up to date")
+
+
+@cli.command()
+@clear_errors
+def plugins() -> None:
+    """List installed plugins (version, hooks) and the enabled providers and consumers, as JSON."""
+    settings = Settings.from_env()
+    manager = build_plugin_manager()
+    registry = load_registry(settings, manager)
+    report = {
+        "installed": [
+            {
+                "name": plugin.name,
+                "distribution": plugin.distribution,
+                "version": plugin.version,
+                "hooks": list(plugin.hooks),
+            }
+            for plugin in installed_plugins(manager)
+        ],
+        "providers": [
+            {
+                "key": provider.key,
+                "plugin": provider.plugin_name,
+                "default": provider.key == registry.default_provider_key,
+                "configured": provider.configured,
+            }
+            for provider in registry.providers.values()
+        ],
+        "consumers": [
+            {"key": consumer.key, "plugin": consumer.plugin_name, "configured": consumer.configured}
+            for consumer in registry.consumers.values()
+        ],
+    }
+    click.echo(json.dumps(report, indent=2))
+
+
+def build_cli() -> click.Group:
+    """The CLI with every plugin's commands added."""
+    build_plugin_manager().hook.register_commands(cli=cli)
+    return cli
+
+
+def main() -> None:
+    try:
+        group = build_cli()
+    except ConfigurationError as error:
+        click.echo(f"payments: error: {error}", err=True)
+        sys.exit(2)
+    group()

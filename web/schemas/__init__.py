@@ -1,0 +1,1 @@
+"""Request and response schemas (pydantic), which also document `/openapi.json`."""

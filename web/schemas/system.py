@@ -1,0 +1,26 @@
+"""Health and the provider list."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from web.schemas.common import ApiModel
+
+
+class HealthOut(ApiModel):
+    status: Literal["ok", "error"]
+    database: Literal["ok", "error"]
+    version: str
+
+
+class ProviderOut(ApiModel):
+    key: str
+    plugin: str
+    display_name: str
+    default: bool
+    configured: bool
+    capabilities: list[str]
+
+
+class ProviderList(ApiModel):
+    data: list[ProviderOut]
