@@ -7,6 +7,7 @@ history that purchases and subscriptions refer to by code.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections.abc import Collection, Mapping
@@ -64,11 +65,15 @@ class ItemWithPrices:
     prices: list[PricingItemProviderPrice]
 
 
-def _problems(fields: ItemFields, prices: list[PriceRef] | None, providers: Collection[str]) -> list[FieldProblem]:
+def _problems(
+    fields: ItemFields, prices: list[PriceRef] | None, providers: Collection[str]
+) -> list[FieldProblem]:
     problems: list[FieldProblem] = []
     if not CODE_PATTERN.match(fields.code):
         problems.append(
-            FieldProblem("code", "1-64 letters, digits, '_', '-' or '.', starting with a letter or digit")
+            FieldProblem(
+                "code", "1-64 letters, digits, '_', '-' or '.', starting with a letter or digit"
+            )
         )
     if not fields.name.strip():
         problems.append(FieldProblem("name", "must not be empty"))
@@ -80,7 +85,9 @@ def _problems(fields: ItemFields, prices: list[PriceRef] | None, providers: Coll
         problems.append(FieldProblem("currency", "must be a three-letter ISO-4217 code"))
     if fields.kind == "recurring":
         if fields.interval not in INTERVALS:
-            problems.append(FieldProblem("interval", f"a recurring item needs one of {', '.join(INTERVALS)}"))
+            problems.append(
+                FieldProblem("interval", f"a recurring item needs one of {', '.join(INTERVALS)}")
+            )
     elif fields.kind == "one_time":
         if fields.interval is not None:
             problems.append(FieldProblem("interval", "a one_time item has no interval"))
@@ -95,10 +102,15 @@ def _problems(fields: ItemFields, prices: list[PriceRef] | None, providers: Coll
     for position, ref in enumerate(prices or ()):
         if ref.provider_key not in providers:
             problems.append(
-                FieldProblem(f"providerPrices[{position}].providerKey", f"'{ref.provider_key}' is not an enabled provider")
+                FieldProblem(
+                    f"providerPrices[{position}].providerKey",
+                    f"'{ref.provider_key}' is not an enabled provider",
+                )
             )
         if not ref.provider_price_id.strip():
-            problems.append(FieldProblem(f"providerPrices[{position}].providerPriceId", "must not be empty"))
+            problems.append(
+                FieldProblem(f"providerPrices[{position}].providerPriceId", "must not be empty")
+            )
     keys = [ref.provider_key for ref in prices or ()]
     if len(keys) != len(set(keys)):
         problems.append(FieldProblem("providerPrices", "one price per provider key"))
@@ -116,9 +128,13 @@ async def _prices_of(item: PricingItem) -> list[PricingItemProviderPrice]:
 
 async def _check_prices_free(prices: list[PriceRef], item_id: uuid.UUID | None) -> None:
     for ref in prices:
-        taken = await PricingItemProviderPrice.filter(
-            provider_key=ref.provider_key, provider_price_id=ref.provider_price_id
-        ).exclude(item_id=item_id).exists()
+        taken = (
+            await PricingItemProviderPrice.filter(
+                provider_key=ref.provider_key, provider_price_id=ref.provider_price_id
+            )
+            .exclude(item_id=item_id)
+            .exists()
+        )
         if taken:
             raise Conflict(
                 f"provider price '{ref.provider_price_id}' of '{ref.provider_key}' belongs to another item",
@@ -137,7 +153,9 @@ async def _replace_prices(item: PricingItem, prices: list[PriceRef]) -> None:
         )
 
 
-async def create_item(fields: ItemFields, prices: list[PriceRef], providers: Collection[str]) -> ItemWithPrices:
+async def create_item(
+    fields: ItemFields, prices: list[PriceRef], providers: Collection[str]
+) -> ItemWithPrices:
     """Create an item; 409 `pricing_item_code_taken` when its code exists (archived included)."""
     fields = _normalized(fields)
     problems = _problems(fields, prices, providers)
@@ -153,7 +171,9 @@ async def create_item(fields: ItemFields, prices: list[PriceRef], providers: Col
     except IntegrityError:
         if await PricingItem.filter(code=fields.code).exists():
             raise _code_taken(fields.code) from None
-        raise Conflict("a provider price of this item belongs to another item", code="provider_price_taken") from None
+        raise Conflict(
+            "a provider price of this item belongs to another item", code="provider_price_taken"
+        ) from None
     return ItemWithPrices(item, await _prices_of(item))
 
 
@@ -164,10 +184,8 @@ def _code_taken(code: str) -> Conflict:
 async def find_item(ref: str) -> PricingItem:
     """An item by its id or, failing that, its code; 404 `pricing_item_not_found`."""
     item = None
-    try:
+    with contextlib.suppress(ValueError):
         item = await PricingItem.get_or_none(id=uuid.UUID(ref))
-    except ValueError:
-        pass
     if item is None:
         item = await PricingItem.get_or_none(code=ref)
     if item is None:
@@ -191,9 +209,13 @@ async def update_item(
     """
     item = await find_item(ref)
     if "code" in changes and changes["code"] != item.code:
-        raise ValidationFailed([FieldProblem("code", "cannot be changed; create a new item instead")])
+        raise ValidationFailed(
+            [FieldProblem("code", "cannot be changed; create a new item instead")]
+        )
     current = ItemFields(**{name: getattr(item, name) for name in ItemFields.__dataclass_fields__})
-    merged = _normalized(ItemFields(**{**vars(current), **{k: v for k, v in changes.items() if k != "code"}}))
+    merged = _normalized(
+        ItemFields(**{**vars(current), **{k: v for k, v in changes.items() if k != "code"}})
+    )
     if merged.kind == "one_time" and "interval" not in changes and "kind" in changes:
         merged.interval, merged.interval_count, merged.trial_days = None, 1, 0
     problems = _problems(merged, prices, providers)

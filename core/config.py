@@ -25,7 +25,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     internal_token: str = ""
     port: int = 3700
-    host: str = "0.0.0.0"  # noqa: S104 - a backend service listens on every interface
+    host: str = "0.0.0.0"
     plugins_file: str = "plugins.toml"
     environment: str = "development"
     delivery_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
@@ -55,7 +55,7 @@ class Settings:
             database_url=env.get("PAYMENTS_DATABASE_URL") or DEFAULT_DATABASE_URL,
             internal_token=token,
             port=_int(env, "PORT", 3700, minimum=1),
-            host=env.get("PAYMENTS_HOST") or "0.0.0.0",  # noqa: S104
+            host=env.get("PAYMENTS_HOST") or "0.0.0.0",
             plugins_file=env.get("PAYMENTS_PLUGINS_FILE") or "plugins.toml",
             environment=env.get("PAYMENTS_ENV") or "development",
             delivery_retry_schedule=_schedule(env.get("PAYMENTS_DELIVERY_RETRY_SCHEDULE")),

@@ -63,7 +63,7 @@ class EventConsumer(ABC):
 
     @abstractmethod
     async def deliver(
-        self, event: OutgoingEvent, http: aiohttp.ClientSession, timeout: float
+        self, event: OutgoingEvent, http: aiohttp.ClientSession, attempt_timeout: float
     ) -> DeliveryOutcome:
         """Send one event once; never raise for a network failure, report it in the outcome."""
 

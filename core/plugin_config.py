@@ -90,12 +90,16 @@ def load_plugins_file(path: str, env: Mapping[str, str]) -> PluginsFile:
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigurationError(f"{path}: plugins file not found (PAYMENTS_PLUGINS_FILE)") from None
+        raise ConfigurationError(
+            f"{path}: plugins file not found (PAYMENTS_PLUGINS_FILE)"
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(f"{path}: not valid TOML: {error}") from None
     unknown = set(raw) - {"providers", "consumers", "default_provider"}
     if unknown:
-        raise ConfigurationError(f"{path}: unknown top-level setting(s): {', '.join(sorted(unknown))}")
+        raise ConfigurationError(
+            f"{path}: unknown top-level setting(s): {', '.join(sorted(unknown))}"
+        )
     providers = _entries(path, "providers", raw.get("providers", {}), env)
     consumers = _entries(path, "consumers", raw.get("consumers", {}), env)
     default = raw.get("default_provider")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 import pluggy
@@ -46,9 +45,7 @@ class InstalledPlugin:
 
 def installed_plugins(manager: pluggy.PluginManager) -> list[InstalledPlugin]:
     """Every plugin the manager holds, with its distribution, version and implemented hooks."""
-    dists: dict[int, metadata.Distribution] = {
-        id(plugin): dist for plugin, dist in manager.list_plugin_distinfo()
-    }
+    dists: dict[int, Any] = {id(plugin): dist for plugin, dist in manager.list_plugin_distinfo()}
     found = []
     for plugin in manager.get_plugins():
         name = manager.get_name(plugin) or repr(plugin)
@@ -151,7 +148,9 @@ def load_registry(settings: Settings, manager: pluggy.PluginManager) -> Registry
             )
         validated = _settings(entry, consumer_plugin.settings, config.path)
         registry.consumers[entry.key] = consumer_plugin.build(entry.key, validated, settings)
-    registry.default_provider_key = _default_provider(config.path, config.default_provider, config.providers)
+    registry.default_provider_key = _default_provider(
+        config.path, config.default_provider, config.providers
+    )
     return registry
 
 
@@ -159,11 +158,15 @@ def _default_provider(path: str, named: str | None, entries: list[PluginEntry]) 
     keys = [entry.key for entry in entries]
     if named is not None:
         if named not in keys:
-            raise ConfigurationError(f"{path}: default_provider '{named}' is not an enabled provider")
+            raise ConfigurationError(
+                f"{path}: default_provider '{named}' is not an enabled provider"
+            )
         return named
     flagged = [entry.key for entry in entries if entry.default]
     if len(flagged) > 1:
-        raise ConfigurationError(f"{path}: more than one provider is marked default: {', '.join(flagged)}")
+        raise ConfigurationError(
+            f"{path}: more than one provider is marked default: {', '.join(flagged)}"
+        )
     if flagged:
         return flagged[0]
     return keys[0] if keys else None

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from core.config import Settings
-from core.facts import WebhookEvent
+from core.facts import PaymentFact, SubscriptionFact, WebhookEvent
 
 CheckoutMode = Literal["subscription", "payment"]
 CheckoutStatus = Literal["open", "complete", "expired"]
@@ -125,8 +125,18 @@ class PaymentProvider(ABC):
         """Open a hosted checkout; raise `ProviderError` with the provider's message on failure."""
 
     @abstractmethod
-    async def retrieve_checkout_session(self, provider_checkout_session_id: str) -> ProviderCheckoutSession:
+    async def retrieve_checkout_session(
+        self, provider_checkout_session_id: str
+    ) -> ProviderCheckoutSession:
         """Read a checkout session back from the provider."""
+
+    @abstractmethod
+    async def retrieve_subscription(self, provider_subscription_id: str) -> SubscriptionFact:
+        """Read a subscription back from the provider (checkout refresh, reconciliation)."""
+
+    @abstractmethod
+    async def retrieve_payment(self, provider_payment_id: str) -> PaymentFact:
+        """Read a one-time payment back from the provider (checkout refresh, reconciliation)."""
 
     @abstractmethod
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:

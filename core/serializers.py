@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.models import CheckoutSession, PricingItem, PricingItemProviderPrice, Purchase, Subscription
+from core.models import (
+    CheckoutSession,
+    PricingItem,
+    PricingItemProviderPrice,
+    Purchase,
+    Subscription,
+)
 from core.timeutil import isoformat
 
 

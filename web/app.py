@@ -75,5 +75,7 @@ def create_app(
         if connect_database:
             await db.close()
 
-    logging.getLogger("platform_payments").debug("app built with %d providers", len(registry.providers))
+    logging.getLogger("platform_payments").debug(
+        "app built with %d providers", len(registry.providers)
+    )
     return app

@@ -68,7 +68,7 @@ def serve(host: str | None, port: int | None) -> None:
     async def run() -> None:
         await db.connect(settings.database_url)
         try:
-            await hypercorn_serve(app, config)  # type: ignore[arg-type]
+            await hypercorn_serve(app, config)
         finally:
             await db.close()
 

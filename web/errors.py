@@ -35,7 +35,9 @@ def _field_problems(error: RequestSchemaValidationError) -> list[FieldProblem]:
         for item in cause.errors():
             path = ""
             for part in item["loc"]:
-                path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+                path += (
+                    f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+                )
             problems.append(FieldProblem(path or "body", item["msg"]))
         return problems
     return [FieldProblem("body", "must be a JSON object")]

@@ -25,8 +25,8 @@ class PricingItem(Model):
     active = fields.BooleanField(default=True)
     public = fields.BooleanField(default=False)
     sort_order = fields.IntField(default=0)
-    features: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
-    metadata: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    features: dict[str, Any] = fields.JSONField(default=dict)
+    metadata: dict[str, Any] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     archived_at = fields.DatetimeField(null=True)
@@ -39,7 +39,10 @@ class PricingItem(Model):
             Index(fields=("created_at", "id"), name="pricing_items_created_idx"),
             Index(fields=("kind",), name="pricing_items_kind_idx"),
             Index(fields=("active",), name="pricing_items_active_idx"),
-            Index(fields=("public", "sort_order", "unit_amount", "id"), name="pricing_items_public_idx"),
+            Index(
+                fields=("public", "sort_order", "unit_amount", "id"),
+                name="pricing_items_public_idx",
+            ),
         )
 
 

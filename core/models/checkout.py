@@ -66,6 +66,8 @@ class CheckoutSession(Model):
         table = "checkout_sessions"
         unique_together = (("provider_key", "provider_checkout_session_id"),)
         indexes = (
-            Index(fields=("consumer_key", "consumer_tenant_id"), name="checkout_sessions_tenant_idx"),
+            Index(
+                fields=("consumer_key", "consumer_tenant_id"), name="checkout_sessions_tenant_idx"
+            ),
             Index(fields=("status",), name="checkout_sessions_status_idx"),
         )

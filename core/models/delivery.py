@@ -23,13 +23,15 @@ class NormalizedEvent(Model):
     provider_event_id = fields.CharField(max_length=255, null=True)
     consumer_key = fields.CharField(max_length=64)
     consumer_tenant_id = fields.CharField(max_length=255)
-    data: dict[str, Any] = fields.JSONField()  # type: ignore[assignment]
+    data: dict[str, Any] = fields.JSONField()
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "normalized_events"
         indexes = (
-            Index(fields=("consumer_key", "consumer_tenant_id"), name="normalized_events_tenant_idx"),
+            Index(
+                fields=("consumer_key", "consumer_tenant_id"), name="normalized_events_tenant_idx"
+            ),
             Index(fields=("created_at", "id"), name="normalized_events_created_idx"),
         )
 

@@ -15,6 +15,7 @@ from core import catalog, serializers
 from core.idempotency import StoredResponse, idempotent
 from web.responses import json_response
 from web.schemas.common import ErrorBody
+from web.schemas.idempotency import IdempotencyHeaders
 from web.schemas.pricing import (
     PricingItemCreate,
     PricingItemList,
@@ -25,11 +26,10 @@ from web.schemas.pricing import (
     PublicPricingItemList,
     PublicPricingItemQuery,
 )
-from web.schemas.idempotency import IdempotencyHeaders
 from web.state import state
 
 blueprint = Blueprint("pricing", __name__, url_prefix="/internal/payments")
-SECURED = [{"internalToken": []}]
+SECURED: list[dict[str, list[str]]] = [{"internalToken": []}]
 
 
 def _refs(prices: list[ProviderPriceIn]) -> list[catalog.PriceRef]:

@@ -82,16 +82,18 @@ class HttpEventConsumer(EventConsumer):
         return headers
 
     async def deliver(
-        self, event: OutgoingEvent, http: aiohttp.ClientSession, timeout: float
+        self, event: OutgoingEvent, http: aiohttp.ClientSession, attempt_timeout: float
     ) -> DeliveryOutcome:
         if not self.settings.events_url:
-            return DeliveryOutcome(None, error=f"consumer '{self.key}' has no events URL configured")
+            return DeliveryOutcome(
+                None, error=f"consumer '{self.key}' has no events URL configured"
+            )
         try:
             async with http.post(
                 self.settings.events_url,
                 data=event.body,
                 headers=self.headers(event),
-                timeout=aiohttp.ClientTimeout(total=timeout),
+                timeout=aiohttp.ClientTimeout(total=attempt_timeout),
             ) as response:
                 body = (await response.content.read(RESPONSE_BODY_LIMIT)).decode(errors="replace")
                 return DeliveryOutcome(
@@ -101,7 +103,7 @@ class HttpEventConsumer(EventConsumer):
                     retry_after=_retry_after(response.headers.get("Retry-After")),
                 )
         except TimeoutError:
-            return DeliveryOutcome(None, error=f"timed out after {timeout:g}s")
+            return DeliveryOutcome(None, error=f"timed out after {attempt_timeout:g}s")
         except (aiohttp.ClientError, OSError) as error:
             return DeliveryOutcome(None, error=f"{type(error).__name__}: {error}")
 

@@ -11,6 +11,9 @@ from stripe_provider.provider import StripeProvider, StripeSettings
 def register_providers() -> list[ProviderPlugin]:
     return [
         ProviderPlugin(
-            name="stripe", display_name="Stripe", settings=StripeSettings, build=StripeProvider.build
+            name="stripe",
+            display_name="Stripe",
+            settings=StripeSettings,
+            build=StripeProvider.build,
         )
     ]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from core.config import Settings
 from core.errors import ProviderNotConfigured
-from core.facts import WebhookEvent
+from core.facts import PaymentFact, SubscriptionFact, WebhookEvent
 from core.providers import (
     CAPABILITY_PAYMENT,
     CAPABILITY_SUBSCRIPTION,
@@ -74,7 +74,15 @@ class StripeProvider(PaymentProvider):
     ) -> ProviderCheckoutSession:
         raise self._not_ready()
 
-    async def retrieve_checkout_session(self, provider_checkout_session_id: str) -> ProviderCheckoutSession:
+    async def retrieve_checkout_session(
+        self, provider_checkout_session_id: str
+    ) -> ProviderCheckoutSession:
+        raise self._not_ready()
+
+    async def retrieve_subscription(self, provider_subscription_id: str) -> SubscriptionFact:
+        raise self._not_ready()
+
+    async def retrieve_payment(self, provider_payment_id: str) -> PaymentFact:
         raise self._not_ready()
 
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:

@@ -1,0 +1,81 @@
+"""Writing the outbox: a normalized event and the deliveries it needs, in the caller's transaction.
+
+Call `record_event` inside the same transaction that changed the record the event is
+about, so the change and its event commit together or not at all. The dispatcher
+(`core.dispatcher`) sends the deliveries later, at least once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from core.models import EventDelivery, NormalizedEvent
+from core.timeutil import isoformat, utcnow
+
+EVENT_TYPES = (
+    "checkout.completed",
+    "checkout.expired",
+    "purchase.paid",
+    "purchase.failed",
+    "purchase.refunded",
+    "subscription.created",
+    "subscription.updated",
+    "subscription.canceled",
+    "subscription.payment_failed",
+)
+
+
+def event_body(event: NormalizedEvent) -> dict[str, Any]:
+    """The JSON a consumer receives (the contract's "Events out" shape)."""
+    return {
+        "id": str(event.id),
+        "type": event.type,
+        "occurredAt": isoformat(event.occurred_at),
+        "providerKey": event.provider_key,
+        "providerEventId": event.provider_event_id,
+        "consumerKey": event.consumer_key,
+        "consumerTenantId": event.consumer_tenant_id,
+        "data": event.data,
+    }
+
+
+async def record_event(
+    event_type: str,
+    *,
+    provider_key: str,
+    provider_event_id: str | None,
+    consumer_key: str,
+    consumer_tenant_id: str,
+    occurred_at: datetime,
+    data: dict[str, Any],
+    using_db: BaseDBAsyncClient | None = None,
+) -> NormalizedEvent:
+    """Store one normalized event and one pending delivery to the consumer it names.
+
+    The delivery is written even when no consumer of that key is configured yet: it
+    waits, and is sent once the consumer is configured, rather than being lost.
+    """
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown normalized event type {event_type!r}")
+    event = await NormalizedEvent.create(
+        type=event_type,
+        occurred_at=occurred_at,
+        provider_key=provider_key,
+        provider_event_id=provider_event_id,
+        consumer_key=consumer_key,
+        consumer_tenant_id=consumer_tenant_id,
+        data=data,
+        using_db=using_db,
+    )
+    await EventDelivery.create(
+        event=event,
+        consumer_key=consumer_key,
+        event_type=event_type,
+        status="pending",
+        next_attempt_at=utcnow(),
+        using_db=using_db,
+    )
+    return event
