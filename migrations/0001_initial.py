@@ -88,7 +88,7 @@ class Migration(migrations.Migration):
                 ('kind', fields.CharField(max_length=16)),
                 ('unit_amount', fields.BigIntField()),
                 ('currency', fields.CharField(max_length=3)),
-                ('interval', fields.CharField(null=True, max_length=8)),
+                ('interval', fields.CharField(source_field='billing_interval', null=True, max_length=8)),
                 ('interval_count', fields.IntField(default=1)),
                 ('trial_days', fields.IntField(default=0)),
                 ('active', fields.BooleanField(default=True)),

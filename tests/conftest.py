@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from quart import Quart
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from core import db
 from core.config import Settings
@@ -34,6 +35,9 @@ async def database_url(
     else:
         url = f"sqlite://{tmp_path_factory.mktemp('sqlite')}/payments.sqlite3"
     await db.migrate(url)
+    # Tortoise caches each model's SQL per connection *name*, not per dialect; both backends
+    # use the name "default" in one test process, so forget SQLite's "?" placeholders.
+    EXECUTOR_CACHE.clear()
     await db.connect(url)
     yield url
     await db.close()

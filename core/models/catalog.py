@@ -19,7 +19,7 @@ class PricingItem(Model):
     kind = fields.CharField(max_length=16)
     unit_amount = fields.BigIntField()
     currency = fields.CharField(max_length=3)
-    interval = fields.CharField(max_length=8, null=True)
+    interval = fields.CharField(max_length=8, null=True, source_field="billing_interval")
     interval_count = fields.IntField(default=1)
     trial_days = fields.IntField(default=0)
     active = fields.BooleanField(default=True)

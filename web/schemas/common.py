@@ -15,6 +15,12 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
+class RequestBody(ApiModel):
+    """A JSON request body: strict types, so `"19.00"` is not quietly taken as 19 minor units."""
+
+    model_config = ConfigDict(strict=True)
+
+
 class ErrorDetail(ApiModel):
     field: str
     message: str

@@ -6,19 +6,19 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from web.schemas.common import ApiModel, ListQuery
+from web.schemas.common import ApiModel, ListQuery, RequestBody
 
 Kind = Literal["recurring", "one_time"]
 Interval = Literal["day", "week", "month", "year"]
 
 
-class ProviderPriceIn(ApiModel):
+class ProviderPriceIn(RequestBody):
     provider_key: str = Field(min_length=1, max_length=40)
     provider_price_id: str = Field(min_length=1, max_length=255)
     provider_product_id: str | None = Field(default=None, max_length=255)
 
 
-class PricingItemCreate(ApiModel):
+class PricingItemCreate(RequestBody):
     code: str = Field(min_length=1, max_length=64, examples=["starter_month"])
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
@@ -36,7 +36,7 @@ class PricingItemCreate(ApiModel):
     provider_prices: list[ProviderPriceIn] = Field(default_factory=list, max_length=20)
 
 
-class PricingItemPatch(ApiModel):
+class PricingItemPatch(RequestBody):
     """Every field optional; only the fields sent change. `code` cannot change."""
 
     code: str | None = Field(default=None, min_length=1, max_length=64)
