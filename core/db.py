@@ -6,7 +6,7 @@ SQLite and PostgreSQL; `payments migrate` applies it.
 
 from __future__ import annotations
 
-import os
+import contextlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate as tortoise_migrate
 
-from core.config import DEFAULT_DATABASE_URL
 from core.errors import ConfigurationError
 
 APP_LABEL = "models"
@@ -64,9 +63,10 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 async def connect(url: str) -> None:
     """Open the connection pool; `ConfigurationError` when the database cannot be reached."""
+    config = tortoise_config(url)
     _ensure_sqlite_dir(url)
     try:
-        await Tortoise.init(config=tortoise_config(url))
+        await Tortoise.init(config=config)
         await ping()
     except ConfigurationError:
         raise
@@ -76,7 +76,10 @@ async def connect(url: str) -> None:
 
 
 async def close() -> None:
-    await connections.close_all(discard=True)
+    """Close every connection; a no-op when none was opened."""
+    # RuntimeError: Tortoise was never initialised (startup failed before connecting).
+    with contextlib.suppress(RuntimeError):
+        await connections.close_all(discard=True)
 
 
 async def ping() -> None:
@@ -86,9 +89,10 @@ async def ping() -> None:
 
 async def migrate(url: str) -> None:
     """Apply every migration not yet applied (creating the SQLite file's folder if needed)."""
+    config = tortoise_config(url)
     _ensure_sqlite_dir(url)
     try:
-        await tortoise_migrate(config=tortoise_config(url))
+        await tortoise_migrate(config=config)
     except Exception as error:
         raise ConfigurationError(f"migration failed ({_redacted(url)}): {error}") from None
     finally:
@@ -100,7 +104,3 @@ def _redacted(url: str) -> str:
     if parts.password:
         return url.replace(f":{parts.password}@", ":***@")
     return url
-
-
-# For Tortoise's own CLI (`tortoise -c core.db.TORTOISE_ORM makemigrations`).
-TORTOISE_ORM = tortoise_config(os.environ.get("PAYMENTS_DATABASE_URL") or DEFAULT_DATABASE_URL)
