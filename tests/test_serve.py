@@ -1,0 +1,93 @@
+"""The real `payments serve` (Hypercorn) answers over HTTP; /health says when the database is gone."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import pytest
+
+from tests.support.databases import POSTGRES_URL, recreate_postgres_database
+from tests.support.processes import PAYMENTS, free_port, run_payments
+
+
+async def wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            if process.poll() is not None:
+                raise AssertionError(f"serve exited with {process.returncode}")
+            try:
+                async with http.get(f"{base}/health") as response:
+                    if response.status in (200, 503):
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("serve did not come up")
+
+
+@pytest.fixture
+async def served(
+    tmp_path: Path, clean_env: dict[str, str], request: pytest.FixtureRequest
+) -> AsyncIterator[str]:
+    database = getattr(request, "param", f"sqlite://{tmp_path}/served.sqlite3")
+    port = free_port()
+    env = {
+        **clean_env,
+        "PAYMENTS_DATABASE_URL": database,
+        "PAYMENTS_INTERNAL_TOKEN": "tok",
+        "PORT": str(port),
+    }
+    assert run_payments("migrate", env=env).returncode == 0
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen([PAYMENTS, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_until_up(base, process)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+async def test_serve_lists_providers_over_http(served: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(
+            f"{served}/internal/payments/providers", headers={"x-platform-internal-token": "tok"}
+        ) as r:
+            assert r.status == 200
+            body = await r.json()
+        assert [p["key"] for p in body["data"]] == ["stripe"]
+        async with http.get(f"{served}/internal/payments/providers") as r:
+            assert r.status == 401
+        async with http.get(f"{served}/health") as r:
+            assert (await r.json())["database"] == "ok"
+
+
+DOOMED = POSTGRES_URL.rsplit("/", 1)[0] + "/payments_test_doomed"
+
+
+@pytest.mark.parametrize("served", [DOOMED], indirect=True)
+async def test_health_is_503_when_the_database_goes_away(served: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{served}/health") as r:
+            assert r.status == 200
+        admin = await asyncpg.connect(DOOMED.replace("payments_test_doomed", "postgres"))
+        try:
+            await admin.execute('DROP DATABASE "payments_test_doomed" WITH (FORCE)')
+        finally:
+            await admin.close()
+        async with http.get(f"{served}/health") as r:
+            assert r.status == 503
+            assert await r.json() == {"status": "error", "database": "error", "version": "0.1.0"}
+
+
+@pytest.fixture(autouse=True)
+async def fresh_doomed_database(request: pytest.FixtureRequest) -> None:
+    if "health_is_503" in request.node.name:
+        await recreate_postgres_database(DOOMED)
