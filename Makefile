@@ -4,7 +4,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
-PLUGINS := plugins/stripe_provider plugins/funnel_consumer
+PLUGINS := plugins/stripe_provider plugins/http_consumer plugins/funnel_consumer
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
@@ -42,7 +42,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(TEST_STAMP)
-	$(BIN)/mypy core web plugins/stripe_provider/stripe_provider plugins/funnel_consumer/funnel_consumer tests
+	$(BIN)/mypy core web plugins/stripe_provider/stripe_provider plugins/http_consumer/http_consumer plugins/funnel_consumer/funnel_consumer tests
 
 unit: $(TEST_STAMP)
 	$(BIN)/pytest

@@ -30,6 +30,17 @@ class Settings:
     environment: str = "development"
     delivery_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
     delivery_timeout: float = 10.0
+    delivery_lease: float = 60.0
+    """Seconds a worker owns a claimed delivery; longer than one attempt can take."""
+    delivery_batch_size: int = 50
+    delivery_concurrency: int = 20
+    delivery_poll_interval: float = 1.0
+    delivery_jitter: float = 0.1
+    """Each retry delay is scaled by a random factor in [1 - jitter, 1 + jitter]."""
+    delivery_breaker_threshold: int = 5
+    delivery_breaker_cooldown: float = 30.0
+    embedded_dispatcher: bool = True
+    """Whether `payments serve` runs the delivery dispatcher in its own process."""
     past_due_grace_days: int = 0
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -60,6 +71,16 @@ class Settings:
             environment=env.get("PAYMENTS_ENV") or "development",
             delivery_retry_schedule=_schedule(env.get("PAYMENTS_DELIVERY_RETRY_SCHEDULE")),
             delivery_timeout=_float(env, "PAYMENTS_DELIVERY_TIMEOUT", 10.0),
+            delivery_lease=_lease(env),
+            delivery_batch_size=_int(env, "PAYMENTS_DELIVERY_BATCH_SIZE", 50, minimum=1),
+            delivery_concurrency=_int(env, "PAYMENTS_DELIVERY_CONCURRENCY", 20, minimum=1),
+            delivery_poll_interval=_float(env, "PAYMENTS_DELIVERY_POLL_INTERVAL", 1.0),
+            delivery_jitter=_fraction(env, "PAYMENTS_DELIVERY_JITTER", 0.1),
+            delivery_breaker_threshold=_int(
+                env, "PAYMENTS_DELIVERY_BREAKER_THRESHOLD", 5, minimum=1
+            ),
+            delivery_breaker_cooldown=_float(env, "PAYMENTS_DELIVERY_BREAKER_COOLDOWN", 30.0),
+            embedded_dispatcher=_bool(env, "PAYMENTS_EMBEDDED_DISPATCHER", True),
             past_due_grace_days=_int(env, "PAYMENTS_PAST_DUE_GRACE_DAYS", 0, minimum=0),
             env=env,
         )
@@ -105,3 +126,39 @@ def _schedule(raw: str | None) -> tuple[float, ...]:
             f"PAYMENTS_DELIVERY_RETRY_SCHEDULE needs one or more non-negative numbers, got {raw!r}"
         )
     return steps
+
+
+def _lease(env: Mapping[str, str]) -> float:
+    """The delivery lease must outlast one attempt, or a slow attempt would be sent twice."""
+    timeout = _float(env, "PAYMENTS_DELIVERY_TIMEOUT", 10.0)
+    lease = _float(env, "PAYMENTS_DELIVERY_LEASE", max(60.0, timeout + 30.0))
+    if lease <= timeout:
+        raise ConfigurationError(
+            f"PAYMENTS_DELIVERY_LEASE ({lease:g}s) must be longer than "
+            f"PAYMENTS_DELIVERY_TIMEOUT ({timeout:g}s)"
+        )
+    return lease
+
+
+def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number from 0 to 1, got {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise ConfigurationError(f"{name} must be a number from 0 to 1, got {raw!r}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {raw!r}")

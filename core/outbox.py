@@ -3,10 +3,16 @@
 Call `record_event` inside the same transaction that changed the record the event is
 about, so the change and its event commit together or not at all. The dispatcher
 (`core.dispatcher`) sends the deliveries later, at least once.
+
+Waking the dispatcher: on PostgreSQL `record_event` issues `NOTIFY` in the caller's
+transaction (delivered at commit), which wakes dispatchers in every process; callers
+also call `wake_local()` right after their commit, which wakes this process's
+dispatcher at once on any database. Polling remains the fallback for both.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +32,31 @@ EVENT_TYPES = (
     "subscription.canceled",
     "subscription.payment_failed",
 )
+
+NOTIFY_CHANNEL = "payments_event_deliveries"
+"""The PostgreSQL channel dispatchers LISTEN on; the payload is the consumer key."""
+
+_local_wakers: set[Callable[[], None]] = set()
+
+
+def wake_local() -> None:
+    """Wake this process's dispatchers now (call it right after the outbox rows commit)."""
+    for wake in list(_local_wakers):
+        wake()
+
+
+def on_local_wake(callback: Callable[[], None]) -> Callable[[], None]:
+    """Have `callback` run on every `wake_local()`; returns the function that stops it."""
+    _local_wakers.add(callback)
+    return lambda: _local_wakers.discard(callback)
+
+
+async def notify(consumer_key: str, using_db: BaseDBAsyncClient | None = None) -> None:
+    """On PostgreSQL, `NOTIFY` dispatchers in every process (at commit, if in a transaction)."""
+    connection = using_db or EventDelivery._meta.db
+    if connection.capabilities.dialect != "postgres":
+        return
+    await connection.execute_query("SELECT pg_notify($1, $2)", [NOTIFY_CHANNEL, consumer_key])
 
 
 def event_body(event: NormalizedEvent) -> dict[str, Any]:
@@ -78,4 +109,5 @@ async def record_event(
         next_attempt_at=utcnow(),
         using_db=using_db,
     )
+    await notify(consumer_key, using_db)
     return event

@@ -50,16 +50,25 @@ def cli() -> None:
 @cli.command()
 @click.option("--host", default=None, help="Interface to listen on (PAYMENTS_HOST, 0.0.0.0).")
 @click.option("--port", type=int, default=None, help="Port to listen on (PORT, 3700).")
+@click.option(
+    "--no-dispatcher",
+    is_flag=True,
+    help="Do not send event deliveries from this process (PAYMENTS_EMBEDDED_DISPATCHER=false).",
+)
 @clear_errors
-def serve(host: str | None, port: int | None) -> None:
-    """Serve the HTTP API with Hypercorn."""
+def serve(host: str | None, port: int | None, no_dispatcher: bool) -> None:
+    """Serve the HTTP API with Hypercorn (and, by default, the delivery dispatcher)."""
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
     from web.app import create_app
 
     settings = Settings.from_env()
-    app = create_app(settings, connect_database=False)
+    app = create_app(
+        settings,
+        connect_database=False,
+        dispatcher=settings.embedded_dispatcher and not no_dispatcher,
+    )
     config = Config()
     config.bind = [f"{host or settings.host}:{port or settings.port}"]
     config.accesslog = None
@@ -73,6 +82,15 @@ def serve(host: str | None, port: int | None) -> None:
             await db.close()
 
     asyncio.run(run())
+
+
+@cli.command()
+@clear_errors
+def worker() -> None:
+    """Run the delivery dispatcher alone (scale out; SIGTERM/SIGINT stop it cleanly)."""
+    from core.worker import run_worker
+
+    asyncio.run(run_worker(Settings.from_env()))
 
 
 @cli.command()

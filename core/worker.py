@@ -1,0 +1,39 @@
+"""`payments worker`: the delivery dispatcher alone, until SIGTERM or SIGINT.
+
+On a signal it stops claiming, lets in-flight attempts finish (bounded by the attempt
+timeout), releases anything still leased, and closes the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from core import db
+from core.config import Settings
+from core.dispatcher import Dispatcher
+from core.plugins import build_plugin_manager, load_registry
+
+log = logging.getLogger("platform_payments.delivery")
+
+
+async def run_worker(settings: Settings) -> None:
+    """Serve deliveries until a stop signal; `ConfigurationError` on bad configuration."""
+    registry = load_registry(settings, build_plugin_manager())
+    await db.connect(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    dispatcher = Dispatcher(settings, registry.consumers)
+    try:
+        await dispatcher.start()
+        log.info("worker ready (consumers: %s)", ", ".join(registry.consumers) or "none")
+        await stop.wait()
+        log.info("worker stopping")
+        await dispatcher.stop()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await db.close()

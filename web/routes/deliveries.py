@@ -1,0 +1,53 @@
+"""Event deliveries for operators: list, one with its attempts, and retry now."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response
+from quart_schema import document_response, security_scheme, validate_querystring
+
+from core import deliveries
+from web.responses import json_response
+from web.schemas.common import ErrorBody
+from web.schemas.deliveries import DeliveryDetailOut, DeliveryList, DeliveryOut, DeliveryQuery
+
+blueprint = Blueprint("deliveries", __name__, url_prefix="/internal/payments")
+SECURED: list[dict[str, list[str]]] = [{"internalToken": []}]
+
+
+@blueprint.get("/event-deliveries")
+@security_scheme(SECURED)
+@validate_querystring(DeliveryQuery)
+@document_response(DeliveryList, 200)
+@document_response(ErrorBody, 400)
+async def list_event_deliveries(query_args: DeliveryQuery) -> Response:
+    """Deliveries newest first; filters `status`, `consumerKey`, `eventType`."""
+    page = await deliveries.list_deliveries(
+        status=query_args.status,
+        consumer_key=query_args.consumer_key,
+        event_type=query_args.event_type,
+        limit=query_args.limit,
+        cursor=query_args.cursor,
+    )
+    data = [deliveries.delivery_body(d) for d in page.items]
+    return json_response({"data": data, "nextCursor": page.next_cursor})
+
+
+@blueprint.get("/event-deliveries/<ref>")
+@security_scheme(SECURED)
+@document_response(DeliveryDetailOut, 200)
+@document_response(ErrorBody, 404)
+async def get_event_delivery(ref: str) -> Response:
+    """One delivery with the event it carries and every attempt (oldest first)."""
+    detail = await deliveries.get_delivery(ref)
+    return json_response(deliveries.delivery_detail_body(detail))
+
+
+@blueprint.post("/event-deliveries/<ref>/retry")
+@security_scheme(SECURED)
+@document_response(DeliveryOut, 202)
+@document_response(ErrorBody, 404)
+@document_response(ErrorBody, 409)
+async def retry_event_delivery(ref: str) -> Response:
+    """Re-queue the delivery now (202); 404 unknown; 409 while an attempt is in flight."""
+    delivery = await deliveries.retry_now(ref)
+    return json_response(deliveries.delivery_body(delivery), 202)
