@@ -1,11 +1,16 @@
-"""The Stripe provider: one instance per provider key mapped to plugin `stripe`."""
+"""The Stripe provider: one instance per provider key mapped to plugin `stripe`.
+
+It holds one SDK client (built on first use, in the serving event loop) and turns
+each host call into Stripe calls: every write with a deterministic idempotency key,
+every call through the retry policy of `client.py`, every failure into a 502.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, field_validator
+import stripe
 
 from core.config import Settings
 from core.errors import ProviderNotConfigured
@@ -14,40 +19,33 @@ from core.providers import (
     CAPABILITY_PAYMENT,
     CAPABILITY_SUBSCRIPTION,
     CAPABILITY_WEBHOOKS,
+    CheckoutItem,
     CheckoutRequest,
     PaymentProvider,
+    PriceReference,
     ProviderCheckoutSession,
 )
+from stripe_provider import idempotency
+from stripe_provider.checkout import checkout_session, session_params
+from stripe_provider.client import build_client, with_retries
+from stripe_provider.customers import customer_params
+from stripe_provider.errors import provider_error
+from stripe_provider.objects import payment_fact, subscription_fact
+from stripe_provider.prices import price_params, product_params
+from stripe_provider.settings import StripeSettings
+from stripe_provider.webhooks import parse_event, verify_signature
 
+__all__ = ["StripeProvider", "StripeSettings"]
 
-class StripeSettings(BaseModel):
-    """`[providers.<key>]` with `plugin = "stripe"` in plugins.toml."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    secret_key: str | None = None
-    """`STRIPE_SECRET_KEY`; unset: the provider is listed but not configured."""
-    webhook_secrets: list[str] = []
-    """`STRIPE_WEBHOOK_SECRET`, comma-separated: every secret is tried (rotation)."""
-    api_base: str | None = None
-    """`STRIPE_API_BASE`: aim the SDK at a stand-in Stripe (tests, local stacks)."""
-    webhook_tolerance: int = 300
-    """Seconds a webhook's signed timestamp may be old."""
-    price_sync: bool = False
-    """Create a Stripe Product and Price for items that have none."""
-
-    @field_validator("webhook_secrets", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+T = TypeVar("T")
 
 
 class StripeProvider(PaymentProvider):
     def __init__(self, key: str, settings: StripeSettings) -> None:
         super().__init__(key, "stripe", "Stripe")
         self.settings = settings
+        self._client: stripe.StripeClient | None = None
+        self._http: stripe.AIOHTTPClient | None = None
 
     @classmethod
     def build(cls, key: str, settings: Any, service: Settings) -> StripeProvider:
@@ -66,27 +64,104 @@ class StripeProvider(PaymentProvider):
             f"provider '{self.key}' is not configured: set its secret_key (STRIPE_SECRET_KEY)"
         )
 
+    def _stripe(self) -> stripe.StripeClient:
+        if not self.configured:
+            raise self._not_ready()
+        if self._client is None:
+            self._client, self._http = build_client(self.settings)
+        return self._client
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close_async()  # type: ignore[no-untyped-call]
+        self._client = self._http = None
+
+    async def _call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """One Stripe call under the retry policy; any failure becomes a 502."""
+        try:
+            return await with_retries(
+                call,
+                retries=self.settings.max_network_retries,
+                initial_delay=self.settings.retry_initial_delay,
+                what=what,
+            )
+        except (stripe.StripeError, OSError, TimeoutError) as error:
+            raise provider_error(error, self.key) from None
+
     async def ensure_customer(self, request: CheckoutRequest) -> str:
-        raise self._not_ready()
+        client = self._stripe()
+        key = idempotency.customer_key(self.key, request.consumer_key, request.consumer_tenant_id)
+        params = customer_params(request)
+        customer = await self._call(
+            "customer create",
+            lambda: client.v1.customers.create_async(params, {"idempotency_key": key}),
+        )
+        return customer.id
 
     async def create_checkout_session(
         self, request: CheckoutRequest, provider_customer_id: str
     ) -> ProviderCheckoutSession:
-        raise self._not_ready()
+        client = self._stripe()
+        params = session_params(request, provider_customer_id)
+        key = request.idempotency_key
+        session = await self._call(
+            "checkout session create",
+            lambda: client.v1.checkout.sessions.create_async(params, {"idempotency_key": key}),
+        )
+        return checkout_session(session.to_dict())
 
     async def retrieve_checkout_session(
         self, provider_checkout_session_id: str
     ) -> ProviderCheckoutSession:
-        raise self._not_ready()
+        client = self._stripe()
+        session = await self._call(
+            "checkout session retrieve",
+            lambda: client.v1.checkout.sessions.retrieve_async(provider_checkout_session_id),
+        )
+        return checkout_session(session.to_dict())
 
     async def retrieve_subscription(self, provider_subscription_id: str) -> SubscriptionFact:
-        raise self._not_ready()
+        client = self._stripe()
+        subscription = await self._call(
+            "subscription retrieve",
+            lambda: client.v1.subscriptions.retrieve_async(provider_subscription_id),
+        )
+        return subscription_fact(subscription.to_dict())
 
     async def retrieve_payment(self, provider_payment_id: str) -> PaymentFact:
-        raise self._not_ready()
+        client = self._stripe()
+        intent = await self._call(
+            "payment intent retrieve",
+            lambda: client.v1.payment_intents.retrieve_async(provider_payment_id),
+        )
+        return payment_fact(intent.to_dict())
+
+    async def sync_price(self, item: CheckoutItem) -> PriceReference | None:
+        """With `price_sync` on: a Product and a Price for this version of the item's price."""
+        if not self.settings.price_sync:
+            return None
+        client = self._stripe()
+        version = idempotency.price_version(self.key, item)
+        product_key = idempotency.product_key(version)
+        product = await self._call(
+            "product create",
+            lambda: client.v1.products.create_async(
+                product_params(item), {"idempotency_key": product_key}
+            ),
+        )
+        price_key = idempotency.price_key(version)
+        price = await self._call(
+            "price create",
+            lambda: client.v1.prices.create_async(
+                price_params(item, product.id), {"idempotency_key": price_key}
+            ),
+        )
+        return PriceReference(provider_price_id=price.id, provider_product_id=product.id)
 
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
-        raise self._not_ready()
+        verify_signature(
+            body, headers, self.settings.webhook_secrets, self.settings.webhook_tolerance, self.key
+        )
 
     def parse_webhook(self, body: bytes) -> WebhookEvent:
-        raise self._not_ready()
+        return parse_event(body)

@@ -1,0 +1,128 @@
+"""Stripe objects (plain dicts, from the API or a webhook) as provider-neutral facts.
+
+The same functions read what `retrieve` returns and what webhooks carry, so a
+refreshed checkout and a webhook about it can never disagree. Both old and new API
+versions are read: since 2025-03-31 a subscription's period lives on its items and an
+invoice names its subscription under `parent.subscription_details`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from core.facts import InvoiceFact, PaymentFact, RefundFact, SubscriptionFact
+from core.timeutil import from_unix
+from stripe_provider.checkout import object_id
+from stripe_provider.metadata import metadata_of
+
+PAYMENT_STATUSES = {
+    "succeeded": "paid",
+    "requires_payment_method": "failed",
+    "canceled": "failed",
+}
+
+
+def _first(items: Any) -> Mapping[str, Any]:
+    if isinstance(items, Mapping):
+        data = items.get("data")
+        if isinstance(data, list) and data and isinstance(data[0], Mapping):
+            return data[0]
+    return {}
+
+
+def _period(data: Mapping[str, Any], item: Mapping[str, Any], name: str) -> Any:
+    value = item.get(name)
+    return value if value is not None else data.get(name)
+
+
+def subscription_fact(data: Mapping[str, Any], *, deleted: bool = False) -> SubscriptionFact:
+    """A subscription; its period from its first item (new APIs) or the top level (old)."""
+    item = _first(data.get("items"))
+    price = item.get("price")
+    return SubscriptionFact(
+        provider_subscription_id=str(data["id"]),
+        provider_customer_id=object_id(data.get("customer")),
+        status="canceled" if deleted else str(data.get("status") or "incomplete"),
+        current_period_start=from_unix(_period(data, item, "current_period_start")),
+        current_period_end=from_unix(_period(data, item, "current_period_end")),
+        cancel_at_period_end=bool(data.get("cancel_at_period_end")),
+        canceled_at=from_unix(data.get("canceled_at")),
+        trial_end=from_unix(data.get("trial_end")),
+        ended_at=from_unix(data.get("ended_at")),
+        provider_price_id=object_id(price),
+        metadata=metadata_of(data.get("metadata")),
+    )
+
+
+def payment_status(stripe_status: Any) -> str:
+    """succeeded: paid; requires_payment_method or canceled: failed; anything else: pending."""
+    return PAYMENT_STATUSES.get(str(stripe_status), "pending")
+
+
+def payment_fact(
+    data: Mapping[str, Any], *, provider_checkout_session_id: str | None = None
+) -> PaymentFact:
+    """A payment intent."""
+    return PaymentFact(
+        provider_payment_id=str(data["id"]),
+        status=payment_status(data.get("status")),
+        amount=data.get("amount"),
+        currency=data.get("currency"),
+        provider_checkout_session_id=provider_checkout_session_id,
+        provider_customer_id=object_id(data.get("customer")),
+        metadata=metadata_of(data.get("metadata")),
+    )
+
+
+def _invoice_subscription(data: Mapping[str, Any]) -> str | None:
+    found = object_id(data.get("subscription"))
+    if found:
+        return found
+    parent = data.get("parent")
+    if isinstance(parent, Mapping):
+        details = parent.get("subscription_details")
+        if isinstance(details, Mapping):
+            return object_id(details.get("subscription"))
+    return None
+
+
+def _invoice_metadata(data: Mapping[str, Any]) -> dict[str, str]:
+    """The subscription's metadata as the invoice copies it (new APIs), else the invoice's."""
+    merged = metadata_of(data.get("metadata"))
+    details = data.get("subscription_details")
+    parent = data.get("parent")
+    if isinstance(parent, Mapping) and isinstance(parent.get("subscription_details"), Mapping):
+        details = parent["subscription_details"]
+    if isinstance(details, Mapping):
+        merged = {**metadata_of(details.get("metadata")), **merged}
+    line = _first(data.get("lines"))
+    return {**metadata_of(line.get("metadata")), **merged}
+
+
+def invoice_fact(data: Mapping[str, Any], *, paid: bool) -> InvoiceFact:
+    """An invoice; the period is its subscription line's (the invoice's own is the last one)."""
+    line = _first(data.get("lines"))
+    period = line.get("period") if isinstance(line.get("period"), Mapping) else {}
+    assert isinstance(period, Mapping)
+    return InvoiceFact(
+        provider_subscription_id=_invoice_subscription(data),
+        provider_customer_id=object_id(data.get("customer")),
+        paid=paid,
+        period_start=from_unix(period.get("start")),
+        period_end=from_unix(period.get("end")),
+        metadata=_invoice_metadata(data),
+    )
+
+
+def refund_fact(charge: Mapping[str, Any]) -> RefundFact | None:
+    """A refunded charge, as a refund of its payment intent (None without one)."""
+    payment = object_id(charge.get("payment_intent"))
+    if payment is None:
+        return None
+    return RefundFact(
+        provider_payment_id=payment,
+        amount=int(charge.get("amount") or 0),
+        amount_refunded=int(charge.get("amount_refunded") or 0),
+        metadata=metadata_of(charge.get("metadata")),
+    )

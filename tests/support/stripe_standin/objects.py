@@ -1,0 +1,171 @@
+"""Stripe objects for the stand-in: Stripe's example objects with the request's values."""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+from tests.support.stripe_standin.spec import fixtures
+
+DAY = 86400
+
+
+def example(name: str) -> dict[str, Any]:
+    """A fresh copy of Stripe's example object of that name."""
+    found: dict[str, Any] = copy.deepcopy(fixtures()[name])
+    return found
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def customer(object_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    made = example("customer")
+    made.update(
+        id=object_id,
+        created=now(),
+        name=params.get("name"),
+        email=params.get("email"),
+        description=params.get("description"),
+        metadata=dict(params.get("metadata") or {}),
+        discount=None,
+    )
+    return made
+
+
+def product(object_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    made = example("product")
+    made.update(
+        id=object_id,
+        created=now(),
+        updated=now(),
+        name=params["name"],
+        description=params.get("description"),
+        metadata=dict(params.get("metadata") or {}),
+        default_price=None,
+        package_dimensions=None,
+    )
+    return made
+
+
+def price(object_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    made = example("price")
+    recurring = params.get("recurring")
+    made.update(
+        id=object_id,
+        created=now(),
+        product=params["product"],
+        unit_amount=params.get("unit_amount"),
+        unit_amount_decimal=str(params.get("unit_amount")),
+        currency=params["currency"],
+        metadata=dict(params.get("metadata") or {}),
+        type="recurring" if recurring else "one_time",
+        transform_quantity=None,
+        recurring=(
+            {
+                "interval": recurring["interval"],
+                "interval_count": recurring.get("interval_count", 1),
+                "meter": None,
+                "usage_type": "licensed",
+                "trial_period_days": None,
+            }
+            if recurring
+            else None
+        ),
+    )
+    return made
+
+
+def checkout_session(
+    object_id: str, params: dict[str, Any], prices: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    made = example("checkout.session")
+    total, currency = 0, None
+    for line in params.get("line_items") or []:
+        known = prices.get(line.get("price", ""))
+        if known:
+            total += int(known.get("unit_amount") or 0) * int(line.get("quantity", 1))
+            currency = known.get("currency")
+    made.update(
+        id=object_id,
+        created=now(),
+        expires_at=now() + DAY,
+        url=f"https://checkout.stripe.com/c/pay/{object_id}",
+        status="open",
+        payment_status="unpaid",
+        mode=params.get("mode"),
+        customer=params.get("customer"),
+        customer_email=params.get("customer_email"),
+        client_reference_id=params.get("client_reference_id"),
+        success_url=params.get("success_url"),
+        cancel_url=params.get("cancel_url"),
+        metadata=dict(params.get("metadata") or {}),
+        amount_subtotal=total,
+        amount_total=total,
+        currency=currency,
+        subscription=None,
+        payment_intent=None,
+        invoice=None,
+    )
+    return made
+
+
+def subscription(
+    object_id: str,
+    session: dict[str, Any],
+    session_params: dict[str, Any],
+    price_object: dict[str, Any] | None,
+    status: str,
+) -> dict[str, Any]:
+    made = example("subscription")
+    data = session_params.get("subscription_data") or {}
+    start = now()
+    trial_days = data.get("trial_period_days")
+    item = made["items"]["data"][0]
+    item.update(
+        id=f"si_{object_id[4:]}",
+        subscription=object_id,
+        current_period_start=start,
+        current_period_end=start + 30 * DAY,
+        metadata={},
+    )
+    if price_object is not None:
+        item["price"] = price_object
+    made.update(
+        id=object_id,
+        created=start,
+        customer=session.get("customer"),
+        status=status,
+        metadata=dict(data.get("metadata") or {}),
+        cancel_at=None,
+        cancel_at_period_end=False,
+        canceled_at=None,
+        ended_at=None,
+        trial_start=start if trial_days else None,
+        trial_end=start + int(trial_days) * DAY if trial_days else None,
+    )
+    made["items"]["data"] = [item]
+    return made
+
+
+def payment_intent(
+    object_id: str, session: dict[str, Any], session_params: dict[str, Any], status: str
+) -> dict[str, Any]:
+    made = example("payment_intent")
+    data = session_params.get("payment_intent_data") or {}
+    made.update(
+        id=object_id,
+        created=now(),
+        amount=session.get("amount_total") or 0,
+        amount_received=(session.get("amount_total") or 0) if status == "succeeded" else 0,
+        currency=session.get("currency") or "eur",
+        customer=session.get("customer"),
+        status=status,
+        metadata=dict(data.get("metadata") or {}),
+        canceled_at=None,
+        last_payment_error=None,
+        client_secret=f"{object_id}_secret_standin",
+    )
+    return made

@@ -1,0 +1,32 @@
+"""plugins.toml text for a Stripe provider key aimed at the stand-in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.stripe_standin.server import StripeStandIn
+
+SECRET_KEY = "sk_test_standin_4242"
+
+
+def stripe_plugins(standin: StripeStandIn, provider_key: str = "stripe", **settings: Any) -> str:
+    """A plugins.toml with one Stripe provider key aimed at the stand-in, fast retries."""
+    values: dict[str, Any] = {
+        "secret_key": SECRET_KEY,
+        "api_base": standin.url,
+        "request_timeout": 1.0,
+        "retry_initial_delay": 0.01,
+        **settings,
+    }
+    lines = [f"[providers.{provider_key}]", 'plugin = "stripe"', "default = true"]
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            rendered = "true" if value else "false"
+        elif isinstance(value, int | float):
+            rendered = repr(value)
+        else:
+            rendered = f'"{value}"'
+        lines.append(f"{name} = {rendered}")
+    return "\n".join(lines) + "\n"

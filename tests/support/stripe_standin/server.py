@@ -1,0 +1,348 @@
+"""The stand-in Stripe server: state, idempotency, request checks and injected failures.
+
+It answers the calls the Stripe plugin makes (customers, products, prices, checkout
+sessions, and reading back sessions, subscriptions and payment intents). Every request
+is recorded; a request whose parameters Stripe's schema rejects is answered with
+Stripe's 400 and also kept in `invalid`, which the pytest fixture turns into a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import json
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+
+from tests.support.stripe_standin import objects
+from tests.support.stripe_standin.forms import coerce, decode
+from tests.support.stripe_standin.spec import spec
+
+FailureKind = Literal["card_error", "server_error", "rate_limit", "slow", "drop"]
+
+ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
+    "card_error": (
+        402,
+        {
+            "type": "card_error",
+            "code": "card_declined",
+            "decline_code": "generic_decline",
+            "message": "Your card was declined.",
+            "doc_url": "https://stripe.com/docs/error-codes/card-declined",
+        },
+    ),
+    "server_error": (
+        500,
+        {"type": "api_error", "message": "Something went wrong on Stripe's end."},
+    ),
+    "rate_limit": (
+        429,
+        {
+            "type": "invalid_request_error",
+            "code": "rate_limit",
+            "message": "Too many requests hit the API too quickly.",
+        },
+    ),
+}
+
+
+@dataclass
+class Recorded:
+    """One request as the stand-in saw it, decoded and typed by Stripe's schema."""
+
+    method: str
+    path: str
+    params: dict[str, Any]
+    raw_body: str
+    idempotency_key: str | None
+    stripe_version: str | None
+    status: int = 0
+    problems: list[str] = field(default_factory=list)
+    replayed: bool = False
+    injected: str | None = None
+
+
+@dataclass
+class Injection:
+    """Fail the next `times` requests to `method path` (a path prefix) in this way."""
+
+    method: str
+    path: str
+    kind: FailureKind
+    times: int = 1
+
+
+Handler = Callable[[dict[str, Any], str], tuple[int, dict[str, Any]]]
+
+
+def stripe_error(status: int, error: dict[str, Any]) -> web.Response:
+    return web.json_response({"error": error}, status=status)
+
+
+class StripeStandIn:
+    """Start with `await start()`; aim the SDK at `url` (`STRIPE_API_BASE`)."""
+
+    def __init__(self, *, slow_seconds: float = 30.0) -> None:
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.requests: list[Recorded] = []
+        self.invalid: list[Recorded] = []
+        self.slow_seconds = slow_seconds
+        self._session_params: dict[str, dict[str, Any]] = {}
+        self._idempotent: dict[str, tuple[str, int, dict[str, Any]]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._injections: list[Injection] = []
+        self._release = asyncio.Event()
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+        self._handlers: dict[tuple[str, str], Handler] = {
+            ("post", "/v1/customers"): self._create_customer,
+            ("get", "/v1/customers/{customer}"): self._retrieve("customer"),
+            ("post", "/v1/products"): self._create_product,
+            ("post", "/v1/prices"): self._create_price,
+            ("post", "/v1/checkout/sessions"): self._create_session,
+            ("get", "/v1/checkout/sessions/{session}"): self._retrieve("checkout.session"),
+            ("get", "/v1/subscriptions/{subscription_exposed_id}"): self._retrieve("subscription"),
+            ("get", "/v1/payment_intents/{intent}"): self._retrieve("payment_intent"),
+        }
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> StripeStandIn:
+        spec()  # index the spec before the first request, once per session
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        site = web.SockSite(self._runner, listener)
+        await site.start()
+        port = listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        self._release.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- what tests use ----------------------------------------------------------------
+
+    def inject(self, method: str, path: str, kind: FailureKind, times: int = 1) -> None:
+        """Make the next `times` requests to `method path...` fail as `kind`."""
+        self._injections.append(Injection(method.lower(), path, kind, times))
+
+    def of_type(self, name: str) -> list[dict[str, Any]]:
+        """Every stored object of that type (`customer`, `checkout.session`, ...)."""
+        return [o for o in self.objects.values() if o.get("object") == name]
+
+    def requests_to(self, method: str, path: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method.lower() and r.path == path]
+
+    def complete_session(
+        self, session_id: str, *, payment_status: str = "paid", status: str | None = None
+    ) -> dict[str, Any]:
+        """A buyer paid: the session completes with a new subscription or payment intent."""
+        session = self.objects[session_id]
+        params = self._session_params[session_id]
+        if session["mode"] == "subscription":
+            price_id = params["line_items"][0]["price"]
+            trial = (params.get("subscription_data") or {}).get("trial_period_days")
+            sub_id = self._new_id("sub")
+            self.objects[sub_id] = objects.subscription(
+                sub_id,
+                session,
+                params,
+                self.objects.get(price_id),
+                status or ("trialing" if trial else "active"),
+            )
+            session["subscription"] = sub_id
+        else:
+            pi_id = self._new_id("pi")
+            self.objects[pi_id] = objects.payment_intent(
+                pi_id,
+                session,
+                params,
+                status or ("succeeded" if payment_status == "paid" else "processing"),
+            )
+            session["payment_intent"] = pi_id
+        session.update(status="complete", payment_status=payment_status)
+        return session
+
+    def expire_session(self, session_id: str) -> dict[str, Any]:
+        session = self.objects[session_id]
+        session.update(status="expired")
+        return session
+
+    def add_price(
+        self, price_id: str, unit_amount: int, currency: str, interval: str | None
+    ) -> None:
+        """A price that exists at Stripe already (as a pricing item refers to it)."""
+        params: dict[str, Any] = {
+            "product": "prod_existing",
+            "unit_amount": unit_amount,
+            "currency": currency,
+        }
+        if interval:
+            params["recurring"] = {"interval": interval}
+        self.objects[price_id] = objects.price(price_id, params)
+
+    # -- handlers ---------------------------------------------------------------------
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}_standin{next(self._ids):06d}"
+
+    def _create_customer(self, params: dict[str, Any], _: str) -> tuple[int, dict[str, Any]]:
+        made = objects.customer(self._new_id("cus"), params)
+        self.objects[made["id"]] = made
+        return 200, made
+
+    def _create_product(self, params: dict[str, Any], _: str) -> tuple[int, dict[str, Any]]:
+        made = objects.product(self._new_id("prod"), params)
+        self.objects[made["id"]] = made
+        return 200, made
+
+    def _create_price(self, params: dict[str, Any], _: str) -> tuple[int, dict[str, Any]]:
+        if params["product"] not in self.objects:
+            return _missing("product", params["product"], "product")
+        made = objects.price(self._new_id("price"), params)
+        self.objects[made["id"]] = made
+        return 200, made
+
+    def _create_session(self, params: dict[str, Any], _: str) -> tuple[int, dict[str, Any]]:
+        customer = params.get("customer")
+        if customer and customer not in self.objects:
+            return _missing("customer", customer, "customer")
+        prices = {}
+        for line in params.get("line_items") or []:
+            found = self.objects.get(line.get("price", ""))
+            if found is None:
+                return _missing("price", line.get("price", ""), "line_items[0][price]")
+            prices[found["id"]] = found
+        made = objects.checkout_session(self._new_id("cs_test"), params, prices)
+        self.objects[made["id"]] = made
+        self._session_params[made["id"]] = params
+        return 200, made
+
+    def _retrieve(self, kind: str) -> Handler:
+        def retrieve(_: dict[str, Any], path: str) -> tuple[int, dict[str, Any]]:
+            object_id = path.rsplit("/", 1)[-1]
+            found = self.objects.get(object_id)
+            if found is None or found.get("object") != kind:
+                return _missing(kind, object_id, "id")
+            return 200, found
+
+        return retrieve
+
+    # -- the HTTP side ----------------------------------------------------------------
+
+    def _take(self, method: str, path: str) -> Injection | None:
+        for injection in self._injections:
+            if (
+                injection.times > 0
+                and injection.method == method
+                and path.startswith(injection.path)
+            ):
+                injection.times -= 1
+                return injection
+        return None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        method, path = request.method.lower(), request.path
+        raw = (await request.read()).decode()
+        record = Recorded(
+            method,
+            path,
+            {},
+            raw,
+            request.headers.get("Idempotency-Key"),
+            request.headers.get("Stripe-Version"),
+        )
+        self.requests.append(record)
+        if not request.headers.get("Authorization", "").startswith("Bearer sk_"):
+            record.status = 401
+            return stripe_error(
+                401, {"type": "invalid_request_error", "message": "Invalid API Key provided"}
+            )
+        found = spec().operation(method, path)
+        handler = self._handlers.get((method, found.template)) if found else None
+        if found is None or handler is None:
+            record.problems.append(f"{method.upper()} {path} is not emulated by the stand-in")
+            return self._refuse(record, 404)
+        try:
+            params = decode(request.query_string if method == "get" else raw)
+        except ValueError as error:
+            record.problems.append(str(error))
+            return self._refuse(record, 400)
+        record.params = coerce(params, found.body_schema, spec()) if method == "post" else params
+        record.problems.extend(found.validate(record.params))
+        if record.problems:
+            return self._refuse(record, 400)
+        injection = self._take(method, path)
+        record.injected = injection.kind if injection else None
+        if injection and injection.kind in ERRORS:
+            status, failure = ERRORS[injection.kind]
+            record.status = status
+            return stripe_error(status, failure)
+        if injection and injection.kind == "slow":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._release.wait(), self.slow_seconds)
+        status, body = await self._run(record, handler)
+        record.status = status
+        if injection and injection.kind == "drop":
+            # The work is done and remembered, but the answer is lost on the way back.
+            assert request.transport is not None
+            request.transport.abort()
+            return web.Response(status=500)
+        return web.json_response(body, status=status)
+
+    async def _run(self, record: Recorded, handler: Handler) -> tuple[int, dict[str, Any]]:
+        key = record.idempotency_key
+        if record.method != "post" or not key:
+            return handler(record.params, record.path)
+        digest = hashlib.sha256(
+            json.dumps([record.path, record.params], sort_keys=True).encode()
+        ).hexdigest()
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            stored = self._idempotent.get(key)
+            if stored is not None:
+                record.replayed = True
+                if stored[0] != digest:
+                    return 400, {
+                        "error": {
+                            "type": "idempotency_error",
+                            "message": "Keys for idempotent requests can only be used with the "
+                            "same parameters they were first used with.",
+                        }
+                    }
+                return stored[1], stored[2]
+            status, body = handler(record.params, record.path)
+            self._idempotent[key] = (digest, status, json.loads(json.dumps(body)))
+            return status, body
+
+    def _refuse(self, record: Recorded, status: int) -> web.Response:
+        record.status = status
+        self.invalid.append(record)
+        return stripe_error(
+            status,
+            {"type": "invalid_request_error", "message": "; ".join(record.problems)},
+        )
+
+
+def _missing(kind: str, object_id: str, param: str) -> tuple[int, dict[str, Any]]:
+    return 404, {
+        "error": {
+            "type": "invalid_request_error",
+            "code": "resource_missing",
+            "param": param,
+            "message": f"No such {kind}: '{object_id}'",
+        }
+    }
