@@ -10,11 +10,12 @@ from quart_schema import APIKeySecurityScheme, Info, QuartSchema
 
 from core import __version__, db
 from core.config import Settings
+from core.dispatcher import Dispatcher
 from core.plugins import build_plugin_manager, load_registry
 from web.auth import HEADER, install_token_guard
 from web.errors import install_error_handlers
 from web.request import PaymentsRequest
-from web.routes import checkout, health, pricing, providers
+from web.routes import checkout, deliveries, health, pricing, providers
 from web.state import AppState
 
 MAX_BODY_BYTES = 1024 * 1024  # webhooks: 413 above 1 MiB, and no caller needs more
@@ -25,11 +26,15 @@ def create_app(
     manager: pluggy.PluginManager | None = None,
     *,
     connect_database: bool = True,
+    dispatcher: bool | None = None,
 ) -> Quart:
     """Build the app; plugins and `plugins.toml` are loaded now, so bad config fails here.
 
     With `connect_database` the app opens the database when it starts serving and closes
     it when it stops; embedders that manage the connection themselves turn it off.
+    `dispatcher` runs the delivery dispatcher while serving; None means
+    `settings.embedded_dispatcher` when the app manages its own connection, else off
+    (tests and embedders ask for it explicitly).
     """
     settings.require_internal_token()
     manager = manager or build_plugin_manager()
@@ -60,18 +65,30 @@ def create_app(
     app.register_blueprint(providers.blueprint)
     app.register_blueprint(pricing.blueprint)
     app.register_blueprint(checkout.blueprint)
+    app.register_blueprint(deliveries.blueprint)
     for blueprints in manager.hook.register_routes():
         for blueprint in blueprints or ():
             app.register_blueprint(blueprint)
+
+    run_dispatcher = (
+        dispatcher if dispatcher is not None else connect_database and settings.embedded_dispatcher
+    )
 
     @app.before_serving
     async def start() -> None:
         if connect_database:
             await db.connect(settings.database_url)
         await registry.start()
+        if run_dispatcher:
+            embedded = Dispatcher(settings, registry.consumers)
+            app.extensions["payments_dispatcher"] = embedded
+            await embedded.start()
 
     @app.after_serving
     async def stop() -> None:
+        embedded: Dispatcher | None = app.extensions.pop("payments_dispatcher", None)
+        if embedded is not None:
+            await embedded.stop()
         await registry.close()
         if connect_database:
             await db.close()
