@@ -29,6 +29,8 @@ class Respond:
     status: int = 200
     retry_after: str | None = None
     body: str = '{"received":true}'
+    delay: float = 0.0
+    """Seconds to wait before answering (keeps requests open, so overlaps would show)."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,8 @@ class ConsumerServer:
         if isinstance(action, Hold):
             await self._released.wait()
             action = action.then
+        if action.delay:
+            await asyncio.sleep(action.delay)
         headers = {"Retry-After": action.retry_after} if action.retry_after else None
         return web.Response(
             status=action.status,
