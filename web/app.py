@@ -15,7 +15,7 @@ from core.plugins import build_plugin_manager, load_registry
 from web.auth import HEADER, install_token_guard
 from web.errors import install_error_handlers
 from web.request import PaymentsRequest
-from web.routes import checkout, deliveries, health, pricing, providers
+from web.routes import billing, checkout, deliveries, health, pricing, providers, webhooks
 from web.state import AppState
 
 MAX_BODY_BYTES = 1024 * 1024  # webhooks: 413 above 1 MiB, and no caller needs more
@@ -66,6 +66,8 @@ def create_app(
     app.register_blueprint(pricing.blueprint)
     app.register_blueprint(checkout.blueprint)
     app.register_blueprint(deliveries.blueprint)
+    app.register_blueprint(billing.blueprint)
+    app.register_blueprint(webhooks.blueprint)
     for blueprints in manager.hook.register_routes():
         for blueprint in blueprints or ():
             app.register_blueprint(blueprint)

@@ -48,6 +48,10 @@ class CheckoutSession(Model):
     consumer_key = fields.CharField(max_length=64)
     consumer_tenant_id = fields.CharField(max_length=255)
     provider_customer_id = fields.CharField(max_length=255, null=True)
+    provider_subscription_id = fields.CharField(max_length=255, null=True)
+    """Set when a subscription checkout completes, so the subscription can be linked whichever
+    of the two provider events arrives first."""
+    provider_payment_id = fields.CharField(max_length=255, null=True)
     success_url = fields.TextField()
     cancel_url = fields.TextField()
     amount_total = fields.BigIntField(null=True)
@@ -70,4 +74,6 @@ class CheckoutSession(Model):
                 fields=("consumer_key", "consumer_tenant_id"), name="checkout_sessions_tenant_idx"
             ),
             Index(fields=("status",), name="checkout_sessions_status_idx"),
+            Index(fields=("provider_subscription_id",), name="checkout_sessions_subscription_idx"),
+            Index(fields=("provider_payment_id",), name="checkout_sessions_payment_idx"),
         )

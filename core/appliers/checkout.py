@@ -1,0 +1,126 @@
+"""Checkout session facts applied to `CheckoutSession` records.
+
+A session only moves forward: open -> complete or expired, and its payment status from
+unpaid to paid. Completing a one-time checkout that is paid makes the purchase paid;
+completing a subscription checkout links the subscription (created from its own
+provider events, or from the refresh's fact), whichever arrives first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core import serializers
+from core.appliers import purchases
+from core.appliers.context import ApplyContext, Tenant, TenantUnknown
+from core.appliers.tenancy import ITEM_CODE, remember_customer, resolve_tenant
+from core.facts import CheckoutSessionFact, PaymentFact
+from core.models import CheckoutSession, Subscription
+
+STATUS_RANK = {"open": 0, "complete": 1, "expired": 1}
+PAID = frozenset({"paid", "no_payment_required"})
+
+
+async def _find(ctx: ApplyContext, fact: CheckoutSessionFact) -> CheckoutSession | None:
+    return (
+        await CheckoutSession.filter(
+            provider_key=ctx.provider_key,
+            provider_checkout_session_id=fact.provider_checkout_session_id,
+        )
+        .using_db(ctx.conn)
+        .select_for_update()
+        .first()
+    )
+
+
+async def _create(ctx: ApplyContext, fact: CheckoutSessionFact) -> CheckoutSession:
+    """A session opened outside this service (a payment link, the dashboard) but for our tenant."""
+    tenant = await resolve_tenant(ctx, fact.metadata, fact.provider_customer_id)
+    if tenant is None:
+        raise TenantUnknown(fact.provider_checkout_session_id)
+    return await CheckoutSession.create(
+        provider_key=ctx.provider_key,
+        provider_checkout_session_id=fact.provider_checkout_session_id,
+        status="open",
+        mode=fact.mode,
+        payment_status="unpaid",
+        pricing_item_code=fact.metadata.get(ITEM_CODE, ""),
+        consumer_key=tenant.consumer_key,
+        consumer_tenant_id=tenant.consumer_tenant_id,
+        provider_customer_id=fact.provider_customer_id,
+        success_url="",
+        cancel_url="",
+        amount_total=fact.amount_total,
+        currency=fact.currency,
+        using_db=ctx.conn,
+    )
+
+
+async def emit(ctx: ApplyContext, event_type: str, session: CheckoutSession) -> None:
+    data: dict[str, Any] = {
+        "checkoutSession": serializers.checkout_session(session),
+        "pricingItemCode": session.pricing_item_code,
+    }
+    await ctx.emit(event_type, Tenant(session.consumer_key, session.consumer_tenant_id), data)
+
+
+async def apply_checkout_session(ctx: ApplyContext, fact: CheckoutSessionFact) -> None:
+    session = await _find(ctx, fact)
+    if session is None:
+        session = await _create(ctx, fact)
+    tenant = Tenant(session.consumer_key, session.consumer_tenant_id)
+    old_status = session.status
+    if STATUS_RANK.get(fact.status, -1) > STATUS_RANK[session.status]:
+        session.status = fact.status
+    if fact.payment_status in PAID and session.payment_status not in PAID:
+        session.payment_status = fact.payment_status
+    for name in (
+        "provider_customer_id",
+        "provider_subscription_id",
+        "provider_payment_id",
+        "amount_total",
+        "currency",
+    ):
+        value = getattr(fact, name)
+        if value is not None and getattr(session, name) is None:
+            setattr(session, name, value)
+    if session.provider_subscription_id and session.subscription_id is None:  # type: ignore[attr-defined]
+        subscription = (
+            await Subscription.filter(
+                provider_key=ctx.provider_key,
+                provider_subscription_id=session.provider_subscription_id,
+            )
+            .using_db(ctx.conn)
+            .first()
+        )
+        if subscription is not None:
+            session.subscription_id = subscription.id
+    payment = _payment_fact(session, fact)
+    purchase = await purchases.ensure(ctx, payment) if payment is not None else None
+    if purchase is not None:
+        session.purchase_id = purchase.id
+    await session.save(using_db=ctx.conn)
+    await remember_customer(ctx, tenant, session.provider_customer_id)
+    if session.status != old_status:
+        await emit(
+            ctx,
+            "checkout.completed" if session.status == "complete" else "checkout.expired",
+            session,
+        )
+    if purchase is not None and payment is not None:
+        await purchases.advance(ctx, purchase, payment)
+
+
+def _payment_fact(session: CheckoutSession, fact: CheckoutSessionFact) -> PaymentFact | None:
+    """A completed one-time checkout is a purchase: paid, or pending an async payment."""
+    if session.mode != "payment" or session.status != "complete":
+        return None
+    return PaymentFact(
+        provider_payment_id=session.provider_payment_id or session.provider_checkout_session_id,
+        status="paid" if session.payment_status in PAID else "pending",
+        amount=session.amount_total,
+        currency=session.currency,
+        provider_checkout_session_id=session.provider_checkout_session_id,
+        provider_customer_id=session.provider_customer_id,
+        metadata=dict(fact.metadata),
+    )

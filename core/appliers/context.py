@@ -1,0 +1,46 @@
+"""What an applier needs: the transaction, the provider key, the event's time and identity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from core.models import NormalizedEvent
+from core.outbox import record_event
+
+
+class TenantUnknown(Exception):
+    """The fact names no tenant we know yet; the provider event is kept and applied later."""
+
+
+@dataclass(frozen=True)
+class Tenant:
+    consumer_key: str
+    consumer_tenant_id: str
+
+
+@dataclass
+class ApplyContext:
+    conn: BaseDBAsyncClient
+    provider_key: str
+    occurred_at: datetime
+    """The provider's own time for the event (Stripe's `created`): the ordering clock."""
+    provider_event_id: str | None
+    emitted: list[NormalizedEvent] = field(default_factory=list)
+
+    async def emit(self, event_type: str, tenant: Tenant, data: dict[str, Any]) -> None:
+        """Write one normalized event (and its delivery) in this transaction."""
+        event = await record_event(
+            event_type,
+            provider_key=self.provider_key,
+            provider_event_id=self.provider_event_id,
+            consumer_key=tenant.consumer_key,
+            consumer_tenant_id=tenant.consumer_tenant_id,
+            occurred_at=self.occurred_at,
+            data=data,
+            using_db=self.conn,
+        )
+        self.emitted.append(event)

@@ -1,0 +1,88 @@
+"""Which tenant and which pricing item a provider object belongs to.
+
+First the metadata our checkout put on the object (`consumerKey`, `consumerTenantId`,
+`pricingItemCode`), then what we already know: the tenant's provider customer, the
+item's provider price.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from core.appliers.context import ApplyContext, Tenant
+from core.models import PricingItemProviderPrice, ProviderCustomer
+
+CONSUMER_KEY = "consumerKey"
+TENANT_ID = "consumerTenantId"
+ITEM_CODE = "pricingItemCode"
+
+
+async def resolve_tenant(
+    ctx: ApplyContext, metadata: Mapping[str, str], provider_customer_id: str | None
+) -> Tenant | None:
+    consumer_key, tenant_id = metadata.get(CONSUMER_KEY), metadata.get(TENANT_ID)
+    if consumer_key and tenant_id:
+        return Tenant(consumer_key, tenant_id)
+    if provider_customer_id:
+        customer = (
+            await ProviderCustomer.filter(
+                provider_key=ctx.provider_key, provider_customer_id=provider_customer_id
+            )
+            .using_db(ctx.conn)
+            .first()
+        )
+        if customer is not None:
+            return Tenant(customer.consumer_key, customer.consumer_tenant_id)
+    return None
+
+
+async def resolve_item_code(
+    ctx: ApplyContext, metadata: Mapping[str, str], provider_price_id: str | None
+) -> str | None:
+    code = metadata.get(ITEM_CODE)
+    if code:
+        return code
+    if provider_price_id:
+        price = (
+            await PricingItemProviderPrice.filter(
+                provider_key=ctx.provider_key, provider_price_id=provider_price_id
+            )
+            .using_db(ctx.conn)
+            .prefetch_related("item")
+            .first()
+        )
+        if price is not None:
+            return price.item.code
+    return None
+
+
+async def remember_customer(
+    ctx: ApplyContext, tenant: Tenant, provider_customer_id: str | None
+) -> None:
+    """Record the tenant's customer when a provider object first tells us it."""
+    if not provider_customer_id:
+        return
+    known = (
+        await ProviderCustomer.filter(
+            provider_key=ctx.provider_key,
+            consumer_key=tenant.consumer_key,
+            consumer_tenant_id=tenant.consumer_tenant_id,
+        )
+        .using_db(ctx.conn)
+        .exists()
+    )
+    taken = (
+        await ProviderCustomer.filter(
+            provider_key=ctx.provider_key, provider_customer_id=provider_customer_id
+        )
+        .using_db(ctx.conn)
+        .exists()
+    )
+    if not known and not taken:
+        await ProviderCustomer.create(
+            provider_key=ctx.provider_key,
+            consumer_key=tenant.consumer_key,
+            consumer_tenant_id=tenant.consumer_tenant_id,
+            provider_customer_id=provider_customer_id,
+            using_db=ctx.conn,
+        )

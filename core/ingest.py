@@ -1,0 +1,214 @@
+"""Provider webhooks in: verify, store once, apply, and commit with the outbox, in one transaction.
+
+`ingest_webhook` is the whole promise of "nothing lost, nothing twice, nothing backwards":
+the signature is checked before anything is parsed or stored; the provider event row
+(unique per provider key and event id) and every change and normalized event it causes
+commit together, and only then does the caller answer 2xx. A repeat of a stored event,
+even twenty at once, ends in one row and one set of events: the losers of the race on
+the unique key see the winner's row and answer "duplicate".
+
+`apply_facts` is the one path from provider facts to records, used by webhooks and by the
+checkout refresh alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError, OperationalError
+from tortoise.transactions import in_transaction
+
+from core import outbox
+from core.appliers.checkout import apply_checkout_session
+from core.appliers.context import ApplyContext, TenantUnknown
+from core.appliers.purchases import apply_payment, apply_refund
+from core.appliers.subscriptions import apply_invoice, apply_subscription
+from core.errors import ApiError, WebhookSignatureInvalid
+from core.facts import (
+    CheckoutSessionFact,
+    Fact,
+    InvoiceFact,
+    PaymentFact,
+    RefundFact,
+    SubscriptionFact,
+    WebhookEvent,
+)
+from core.models import ProviderEvent
+from core.plugins import Registry
+from core.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+# Subscriptions first, so a completed checkout in the same batch links to its subscription.
+_ORDER = {
+    SubscriptionFact: 0,
+    CheckoutSessionFact: 1,
+    PaymentFact: 2,
+    InvoiceFact: 3,
+    RefundFact: 4,
+}
+ATTEMPTS = 3
+DEFERRED_REPLAY_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    provider_event_id: str
+    status: str
+    """processed | ignored | deferred | duplicate"""
+
+
+async def apply_facts(
+    registry: Registry | None,
+    provider_key: str,
+    facts: Sequence[Fact],
+    *,
+    occurred_at: datetime,
+    provider_event_id: str | None = None,
+    using_db: BaseDBAsyncClient | None = None,
+) -> ApplyContext:
+    """Apply facts in one transaction (the caller's, if given); raise `TenantUnknown` to defer."""
+    if using_db is None:
+        async with in_transaction() as conn:
+            ctx = await apply_facts(
+                registry,
+                provider_key,
+                facts,
+                occurred_at=occurred_at,
+                provider_event_id=provider_event_id,
+                using_db=conn,
+            )
+        outbox.wake_local()
+        return ctx
+    ctx = ApplyContext(using_db, provider_key, occurred_at, provider_event_id)
+    for fact in sorted(facts, key=lambda f: _ORDER[type(f)]):
+        if isinstance(fact, SubscriptionFact):
+            await apply_subscription(ctx, fact)
+        elif isinstance(fact, CheckoutSessionFact):
+            await apply_checkout_session(ctx, fact)
+        elif isinstance(fact, PaymentFact):
+            await apply_payment(ctx, fact)
+        elif isinstance(fact, InvoiceFact):
+            await apply_invoice(ctx, fact)
+        else:
+            await apply_refund(ctx, fact)
+    return ctx
+
+
+def _parse(registry: Registry, provider_key: str, body: bytes) -> WebhookEvent:
+    try:
+        return registry.provider(provider_key).parse_webhook(body)
+    except ApiError:
+        raise
+    except Exception as error:
+        raise ApiError(
+            f"webhook body is not a valid event: {error}", code="webhook_payload_invalid"
+        ) from None
+
+
+async def ingest_webhook(
+    registry: Registry, provider_key: str, body: bytes, headers: dict[str, str]
+) -> IngestResult:
+    """Verify, store and apply one provider webhook; see the module docstring."""
+    provider = registry.provider(provider_key)
+    if not body:
+        raise WebhookSignatureInvalid("empty webhook body")
+    provider.verify_webhook(body, headers)
+    event = _parse(registry, provider_key, body)
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            result = await _store_and_apply(provider_key, event, body)
+            break
+        except (IntegrityError, OperationalError) as error:
+            # Lost a race: either to a twin of this event (then it is stored and this is a
+            # duplicate) or to another event creating the same record (then try again).
+            if await ProviderEvent.exists(
+                provider_key=provider_key, provider_event_id=event.provider_event_id
+            ):
+                return IngestResult(event.provider_event_id, "duplicate")
+            if attempt == ATTEMPTS:
+                raise
+            log.info("retrying event %s after a write conflict: %s", event.provider_event_id, error)
+    outbox.wake_local()
+    if result.status == "processed":
+        await replay_deferred(registry, provider_key)
+    return result
+
+
+async def _store_and_apply(provider_key: str, event: WebhookEvent, body: bytes) -> IngestResult:
+    async with in_transaction() as conn:
+        if (
+            await ProviderEvent.filter(
+                provider_key=provider_key, provider_event_id=event.provider_event_id
+            )
+            .using_db(conn)
+            .exists()
+        ):
+            return IngestResult(event.provider_event_id, "duplicate")
+        stored = await ProviderEvent.create(
+            provider_key=provider_key,
+            provider_event_id=event.provider_event_id,
+            type=event.type,
+            api_version=event.api_version,
+            event_created_at=event.created_at,
+            payload=body.decode("utf-8", errors="replace"),
+            status="received",
+            using_db=conn,
+        )
+        status = await _apply_or_defer(stored, event, conn)
+        return IngestResult(event.provider_event_id, status)
+
+
+async def _apply_or_defer(
+    stored: ProviderEvent, event: WebhookEvent, conn: BaseDBAsyncClient
+) -> str:
+    if not event.facts:
+        status = "ignored"
+    else:
+        try:
+            async with in_transaction() as savepoint:
+                await apply_facts(
+                    None,
+                    stored.provider_key,
+                    event.facts,
+                    occurred_at=event.created_at,
+                    provider_event_id=event.provider_event_id,
+                    using_db=savepoint,
+                )
+            status = "processed"
+        except TenantUnknown:
+            status = "deferred"
+    stored.status = status
+    stored.processed_at = utcnow() if status != "deferred" else None
+    await stored.save(using_db=conn, update_fields=["status", "processed_at"])
+    return status
+
+
+async def replay_deferred(registry: Registry, provider_key: str) -> int:
+    """Apply events kept because their tenant was unknown, oldest first, once it is known."""
+    waiting = (
+        await ProviderEvent.filter(provider_key=provider_key, status="deferred")
+        .order_by("event_created_at", "received_at")
+        .limit(DEFERRED_REPLAY_LIMIT)
+    )
+    applied = 0
+    for stored in waiting:
+        event = _parse(registry, provider_key, stored.payload.encode())
+        async with in_transaction() as conn:
+            fresh = (
+                await ProviderEvent.filter(id=stored.id, status="deferred")
+                .using_db(conn)
+                .select_for_update()
+                .first()
+            )
+            if fresh is None:
+                continue
+            if await _apply_or_defer(fresh, event, conn) == "processed":
+                applied += 1
+    if applied:
+        outbox.wake_local()
+    return applied
