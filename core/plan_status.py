@@ -5,7 +5,8 @@ Rules (the contract's, with the choices it leaves open written down here):
   (active, trialing, past_due) before any other, then the one whose period ends last,
   then the newest. `status` is that subscription's status, or `none` without any.
 - `entitled` is true for active and trialing, and for past_due until
-  `PAYMENTS_PAST_DUE_GRACE_DAYS` after the current period's end (0 days: not entitled).
+  `PAYMENTS_PAST_DUE_GRACE_DAYS` after the current period's start, which is when the renewal
+  that failed was due (0 days: not entitled).
 - `purchases` are the paid one-time purchases (partially refunded ones still count; fully
   refunded ones do not).
 - `features` merges the plan's features (when entitled) with those of every paid one-time
@@ -37,8 +38,10 @@ def _rank(subscription: Subscription) -> tuple[int, datetime, datetime]:
 def is_entitled(subscription: Subscription, grace_days: int, now: datetime) -> bool:
     if subscription.status in ("active", "trialing"):
         return True
-    if subscription.status == "past_due" and subscription.current_period_end is not None:
-        return now < subscription.current_period_end + timedelta(days=grace_days)
+    # A renewal that failed left the subscription past_due at the start of its new period.
+    since = subscription.current_period_start or subscription.current_period_end
+    if subscription.status == "past_due" and since is not None:
+        return now < since + timedelta(days=grace_days)
     return False
 
 
