@@ -5,18 +5,22 @@ from core.models.catalog import PricingItem, PricingItemProviderPrice
 from core.models.checkout import CheckoutSession, ProviderCustomer
 from core.models.delivery import DeliveryAttempt, EventDelivery, NormalizedEvent
 from core.models.idempotency import IdempotencyKey
+from core.models.imports import ImportProgress
 from core.models.provider_events import ProviderEvent
+from core.models.sandbox import SandboxObject
 
 __all__ = [
     "CheckoutSession",
     "DeliveryAttempt",
     "EventDelivery",
     "IdempotencyKey",
+    "ImportProgress",
     "NormalizedEvent",
     "PricingItem",
     "PricingItemProviderPrice",
     "ProviderCustomer",
     "ProviderEvent",
     "Purchase",
+    "SandboxObject",
     "Subscription",
 ]
