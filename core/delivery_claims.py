@@ -120,7 +120,7 @@ async def _claim_postgres(
         RETURNING id, event_id, consumer_key, event_type, attempt_count
     """
     rows = await EventDelivery._meta.db.execute_query_dict(sql, values)
-    return sorted((_claimed(row) for row in rows), key=lambda c: str(c.id))
+    return [_claimed(row) for row in rows]
 
 
 def _due(now: datetime) -> Q:

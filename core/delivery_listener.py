@@ -23,6 +23,8 @@ log = logging.getLogger("platform_payments.delivery")
 
 HEALTH_CHECK_SECONDS = 15.0
 MAX_BACKOFF_SECONDS = 10.0
+APPLICATION_NAME = "payments-delivery-listen"
+"""How the LISTEN connection shows in `pg_stat_activity`."""
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -39,6 +41,8 @@ class NotifyListener:
         self._on_notify = on_notify
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        self.connects = 0
+        """How many times the LISTEN connection was opened (1 + reconnections)."""
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="payments-delivery-listen")
@@ -67,11 +71,14 @@ class NotifyListener:
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     async def _listen_until_lost(self) -> None:
-        connection = await asyncpg.connect(self._dsn)
+        connection = await asyncpg.connect(
+            self._dsn, server_settings={"application_name": APPLICATION_NAME}
+        )
         lost = asyncio.Event()
         try:
             connection.add_termination_listener(lambda _: lost.set())
             await connection.add_listener(NOTIFY_CHANNEL, self._notified)
+            self.connects += 1
             self.connected.set()
             self._on_notify()  # anything committed while we were not listening
             while not lost.is_set():

@@ -198,10 +198,14 @@ class Dispatcher:
     async def _send_all(self, claimed: list[Claimed]) -> None:
         if not claimed:
             return
-        events = {
-            event.id: event
-            for event in await NormalizedEvent.filter(id__in=[c.event_id for c in claimed])
-        }
+        try:
+            events = {
+                event.id: event
+                for event in await NormalizedEvent.filter(id__in=[c.event_id for c in claimed])
+            }
+        except Exception:
+            await release_leases(self.owner, [c.id for c in claimed])
+            raise
         for delivery in claimed:
             body = orjson.dumps(event_body(events[delivery.event_id]))
             task = asyncio.create_task(self._send(delivery, body))
@@ -226,6 +230,12 @@ class Dispatcher:
             return DeliveryOutcome(None, error=f"consumer plugin error: {type(error).__name__}")
 
     async def _send(self, delivery: Claimed, body: bytes) -> None:
+        try:
+            await self._send_once(delivery, body)
+        except Exception:  # the delivery stays leased and is retried after its lease
+            log.exception("sending delivery %s failed unexpectedly", delivery.id)
+
+    async def _send_once(self, delivery: Claimed, body: bytes) -> None:
         consumer = self.consumers[delivery.consumer_key]
         event = OutgoingEvent(
             str(delivery.event_id), delivery.event_type, delivery.consumer_key, body
@@ -246,19 +256,13 @@ class Dispatcher:
         record = AttemptRecord(
             started_at, duration_ms, outcome.status_code, outcome.error, outcome.response_body
         )
-        try:
-            kept = await finish_attempt(
-                delivery,
-                self.owner,
-                attempt=record,
-                status=decision.status,
-                next_attempt_at=decision.next_attempt_at,
-            )
-        except Exception:
-            log.exception(
-                "recording delivery %s failed; it is retried after its lease", delivery.id
-            )
-            return
+        kept = await finish_attempt(
+            delivery,
+            self.owner,
+            attempt=record,
+            status=decision.status,
+            next_attempt_at=decision.next_attempt_at,
+        )
         if not kept:
             log.warning("lease on delivery %s was taken over; attempt not recorded", delivery.id)
         elif decision.status == "failed":

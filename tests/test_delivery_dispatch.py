@@ -303,3 +303,32 @@ async def test_postgres_notify_wakes_a_dispatcher_without_a_local_wake(
             await eventually(listening, what="LISTEN connection")
             event = await new_event(wake=False)
             await settled(event, "delivered")
+
+
+async def test_listen_connection_reconnects_after_being_dropped(
+    settings_for, database: str
+) -> None:
+    if database.startswith("sqlite"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    from tortoise import connections
+
+    from core.delivery_listener import APPLICATION_NAME
+
+    async with ConsumerServer() as server:
+        settings = settings_for(funnel_plugins(server.url), PAYMENTS_DELIVERY_POLL_INTERVAL="600")
+        async with running_dispatcher(settings) as dispatcher:
+            listener = dispatcher._listener
+            assert listener is not None
+
+            async def connected(times: int) -> bool:
+                return listener.connects >= times and listener.connected.is_set()
+
+            await eventually(lambda: connected(1), what="LISTEN connection")
+            await connections.get("default").execute_query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = $1 AND datname = current_database()",
+                [APPLICATION_NAME],
+            )
+            await eventually(lambda: connected(2), what="LISTEN reconnection")
+            event = await new_event(wake=False)
+            await settled(event, "delivered")
