@@ -10,7 +10,6 @@ it from the provider and applies what changed through the same ingest as webhook
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,6 +18,7 @@ from tortoise.exceptions import IntegrityError
 
 from core.errors import ApiError, NotFound, ProviderNotConfigured, Unprocessable
 from core.facts import CheckoutSessionFact, Fact
+from core.ingest import apply_facts
 from core.models import CheckoutSession, PricingItem, PricingItemProviderPrice, ProviderCustomer
 from core.plugins import Registry
 from core.providers import (
@@ -299,10 +299,8 @@ async def get_checkout_session(
             error.message,
         )
         return session
-    # The ingest that webhooks use (core/ingest.py), looked up when first needed.
-    ingest: Any = importlib.import_module("core.ingest")
     try:
-        await ingest.apply_facts(
+        await apply_facts(
             registry, session.provider_key, facts, occurred_at=utcnow(), provider_event_id=None
         )
     except Exception:
