@@ -149,24 +149,36 @@ def load_registry(settings: Settings, manager: pluggy.PluginManager) -> Registry
         validated = _settings(entry, consumer_plugin.settings, config.path)
         registry.consumers[entry.key] = consumer_plugin.build(entry.key, validated, settings)
     registry.default_provider_key = _default_provider(
-        config.path, config.default_provider, config.providers
+        config.path, config.default_provider, config.providers, registry
     )
     return registry
 
 
-def _default_provider(path: str, named: str | None, entries: list[PluginEntry]) -> str | None:
+def _default_provider(
+    path: str, named: str | None, entries: list[PluginEntry], registry: Registry
+) -> str | None:
+    """The provider used when a request names none.
+
+    `default_provider`, else the entry marked `default = true`, else the first listed; and
+    when that one is not configured (no secret key), the first provider that is, so that a
+    machine without Stripe keys falls back to a keyless provider such as the sandbox.
+    """
     keys = [entry.key for entry in entries]
     if named is not None:
         if named not in keys:
             raise ConfigurationError(
                 f"{path}: default_provider '{named}' is not an enabled provider"
             )
-        return named
-    flagged = [entry.key for entry in entries if entry.default]
-    if len(flagged) > 1:
-        raise ConfigurationError(
-            f"{path}: more than one provider is marked default: {', '.join(flagged)}"
-        )
-    if flagged:
-        return flagged[0]
-    return keys[0] if keys else None
+        chosen: str | None = named
+    else:
+        flagged = [entry.key for entry in entries if entry.default]
+        if len(flagged) > 1:
+            raise ConfigurationError(
+                f"{path}: more than one provider is marked default: {', '.join(flagged)}"
+            )
+        chosen = flagged[0] if flagged else (keys[0] if keys else None)
+    if chosen is not None and not registry.providers[chosen].configured:
+        configured = [key for key in keys if registry.providers[key].configured]
+        if configured:
+            return configured[0]
+    return chosen

@@ -43,12 +43,31 @@ secret_key = "sk_test_a"
 [providers.stripe_eu]
 plugin = "stripe"
 default = true
+secret_key = "sk_test_eu"
 """
     api = Api(await make_app(plugins), "test-internal-token")
     reply = await api.get("/internal/payments/providers")
     assert [(p["key"], p["plugin"], p["default"], p["configured"]) for p in reply.body["data"]] == [
         ("stripe", "stripe", False, True),
-        ("stripe_eu", "stripe", True, False),
+        ("stripe_eu", "stripe", True, True),
+    ]
+
+
+async def test_an_unconfigured_default_falls_back_to_a_configured_provider(make_app) -> None:
+    plugins = """
+[providers.stripe]
+plugin = "stripe"
+default = true
+
+[providers.stripe_b]
+plugin = "stripe"
+secret_key = "sk_test_b"
+"""
+    api = Api(await make_app(plugins), "test-internal-token")
+    reply = await api.get("/internal/payments/providers")
+    assert [(p["key"], p["default"]) for p in reply.body["data"]] == [
+        ("stripe", False),
+        ("stripe_b", True),
     ]
 
 

@@ -29,10 +29,14 @@ class ApplyContext:
     occurred_at: datetime
     """The provider's own time for the event (Stripe's `created`): the ordering clock."""
     provider_event_id: str | None
+    emit_events: bool = True
+    """False for a backfill that must not notify consumers: records change, no events."""
     emitted: list[NormalizedEvent] = field(default_factory=list)
 
     async def emit(self, event_type: str, tenant: Tenant, data: dict[str, Any]) -> None:
         """Write one normalized event (and its delivery) in this transaction."""
+        if not self.emit_events:
+            return
         event = await record_event(
             event_type,
             provider_key=self.provider_key,
