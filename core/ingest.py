@@ -70,8 +70,13 @@ async def apply_facts(
     occurred_at: datetime,
     provider_event_id: str | None = None,
     using_db: BaseDBAsyncClient | None = None,
+    emit_events: bool = True,
 ) -> ApplyContext:
-    """Apply facts in one transaction (the caller's, if given); raise `TenantUnknown` to defer."""
+    """Apply facts in one transaction (the caller's, if given); raise `TenantUnknown` to defer.
+
+    `emit_events=False` changes the records without writing normalized events (a backfill
+    that must not notify consumers).
+    """
     if using_db is None:
         async with in_transaction() as conn:
             ctx = await apply_facts(
@@ -81,10 +86,11 @@ async def apply_facts(
                 occurred_at=occurred_at,
                 provider_event_id=provider_event_id,
                 using_db=conn,
+                emit_events=emit_events,
             )
         outbox.wake_local()
         return ctx
-    ctx = ApplyContext(using_db, provider_key, occurred_at, provider_event_id)
+    ctx = ApplyContext(using_db, provider_key, occurred_at, provider_event_id, emit_events)
     for fact in sorted(facts, key=lambda f: _ORDER[type(f)]):
         if isinstance(fact, SubscriptionFact):
             await apply_subscription(ctx, fact)

@@ -539,3 +539,28 @@ async def test_old_api_versions_read_the_period_from_the_top_level(hooks: Api) -
     stored = await ProviderEvent.filter(type="invoice.paid").first()
     assert stored is not None
     assert stored.api_version == se.OLD_API
+
+
+async def test_facts_can_be_applied_without_events(hooks: Api) -> None:
+    from core.facts import SubscriptionFact
+    from core.ingest import apply_facts
+    from core.timeutil import from_unix
+
+    fact = SubscriptionFact(
+        provider_subscription_id="sub_quiet",
+        provider_customer_id="cus_q",
+        status="active",
+        current_period_start=from_unix(T0),
+        current_period_end=from_unix(T0 + MONTH),
+        cancel_at_period_end=False,
+        canceled_at=None,
+        trial_end=None,
+        ended_at=None,
+        metadata=se.tenant_metadata("tenant_q", "starter_month"),
+    )
+    occurred = from_unix(T0)
+    assert occurred is not None
+    await apply_facts(None, "stripe", [fact], occurred_at=occurred, emit_events=False)
+    assert (await Subscription.get(provider_subscription_id="sub_quiet")).status == "active"
+    assert await NormalizedEvent.all().count() == 0
+    assert await EventDelivery.all().count() == 0
