@@ -570,3 +570,20 @@ async def test_a_second_stripe_account_has_its_own_customers(
     assert eu.body["providerKey"] == "stripe_eu"
     assert len(stripe_standin.of_type("customer")) == 2
     assert await ProviderCustomer.filter(consumer_tenant_id="tenant_123").count() == 2
+
+
+async def test_concurrent_requests_with_one_idempotency_key_make_one_session(
+    checkout_app, stripe_standin: StripeStandIn
+) -> None:
+    api = await checkout_app()
+    await add_item(api, stripe_standin)
+    headers = {"Idempotency-Key": "order-44"}
+
+    replies = await asyncio.gather(
+        *(api.post(SESSIONS, json=checkout_body(), headers=headers) for _ in range(3))
+    )
+
+    assert [r.status for r in replies] == [201] * 3
+    assert replies[1].body == replies[0].body == replies[2].body
+    assert len(stripe_standin.of_type("checkout.session")) == 1
+    assert await CheckoutSession.all().count() == 1
