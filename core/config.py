@@ -132,9 +132,9 @@ def _lease(env: Mapping[str, str]) -> float:
     """The delivery lease must outlast one attempt, or a slow attempt would be sent twice."""
     timeout = _float(env, "PAYMENTS_DELIVERY_TIMEOUT", 10.0)
     lease = _float(env, "PAYMENTS_DELIVERY_LEASE", max(60.0, timeout + 30.0))
-    if lease <= timeout:
+    if lease <= timeout + 1:
         raise ConfigurationError(
-            f"PAYMENTS_DELIVERY_LEASE ({lease:g}s) must be longer than "
+            f"PAYMENTS_DELIVERY_LEASE ({lease:g}s) must be more than a second longer than "
             f"PAYMENTS_DELIVERY_TIMEOUT ({timeout:g}s)"
         )
     return lease

@@ -142,20 +142,28 @@ def _scope(scopes: Sequence[ConsumerScope]) -> Q:
 async def _claim_single_writer(
     scopes: Sequence[ConsumerScope], owner: str, now: datetime, expires: datetime, limit: int
 ) -> list[Claimed]:
+    fields = ("id", "event_id", "consumer_key", "event_type", "attempt_count")
     async with in_transaction() as connection:
-        rows = (
+        ids = (
             await EventDelivery.filter(_due(now), _scope(scopes))
             .using_db(connection)
             .order_by("next_attempt_at")
             .limit(limit)
-            .values("id", "event_id", "consumer_key", "event_type", "attempt_count")
+            .values_list("id", flat=True)
         )
-        if not rows:
+        if not ids:
             return []
         await (
-            EventDelivery.filter(_due(now), id__in=[row["id"] for row in rows])
+            EventDelivery.filter(_due(now), id__in=list(ids))
             .using_db(connection)
             .update(status="in_flight", lease_owner=owner, lease_expires_at=expires, updated_at=now)
+        )
+        # Only what this update really leased (another process may have raced us to a row).
+        rows = (
+            await EventDelivery.filter(id__in=list(ids), lease_owner=owner, status="in_flight")
+            .using_db(connection)
+            .order_by("next_attempt_at")
+            .values(*fields)
         )
     return [_claimed(row) for row in rows]
 

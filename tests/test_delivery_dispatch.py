@@ -244,7 +244,7 @@ async def test_expired_lease_of_a_dead_worker_is_taken_over(settings_for) -> Non
 async def test_stop_releases_a_held_delivery_for_other_workers(settings_for) -> None:
     async with ConsumerServer() as server:
         server.then(Hold())
-        settings = settings_for(funnel_plugins(server.url), PAYMENTS_DELIVERY_TIMEOUT="4")
+        settings = settings_for(funnel_plugins(server.url), PAYMENTS_DELIVERY_TIMEOUT="3")
         async with running_dispatcher(settings) as dispatcher:
             event = await new_event()
             await settled(event, "in_flight")

@@ -125,7 +125,7 @@ async def test_killed_worker_deliveries_are_completed_by_the_other(start_worker)
             "PAYMENTS_DELIVERY_CONCURRENCY": "10",
             "PAYMENTS_DELIVERY_POLL_INTERVAL": "0.1",
             "PAYMENTS_DELIVERY_TIMEOUT": "2",
-            "PAYMENTS_DELIVERY_LEASE": "3",
+            "PAYMENTS_DELIVERY_LEASE": "3.5",
         }
         first = await start_worker(funnel_plugins(server.url), **env)
         second = await start_worker(funnel_plugins(server.url), **env)
