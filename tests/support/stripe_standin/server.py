@@ -226,6 +226,9 @@ class StripeStandIn:
             if found is None:
                 return _missing("price", line.get("price", ""), "line_items[0][price]")
             prices[found["id"]] = found
+        refused = _mode_problem(params, list(prices.values()))
+        if refused:
+            return 400, {"error": {"type": "invalid_request_error", "message": refused}}
         made = objects.checkout_session(self._new_id("cs_test"), params, prices)
         self.objects[made["id"]] = made
         self._session_params[made["id"]] = params
@@ -346,3 +349,20 @@ def _missing(kind: str, object_id: str, param: str) -> tuple[int, dict[str, Any]
             "message": f"No such {kind}: '{object_id}'",
         }
     }
+
+
+def _mode_problem(params: dict[str, Any], prices: list[dict[str, Any]]) -> str | None:
+    """Stripe's own rules that its schema cannot express: the mode must fit the prices."""
+    mode = params.get("mode")
+    recurring = [p for p in prices if p.get("recurring")]
+    if mode == "payment":
+        if recurring:
+            return "You specified `payment` mode but passed a recurring price."
+        if "subscription_data" in params:
+            return "You can not pass `subscription_data` in `payment` mode."
+    if mode == "subscription":
+        if not recurring:
+            return "You must provide at least one recurring price in `subscription` mode."
+        if "payment_intent_data" in params:
+            return "You can not pass `payment_intent_data` in `subscription` mode."
+    return None
