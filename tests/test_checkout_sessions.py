@@ -392,6 +392,7 @@ async def test_a_refused_secret_key_is_never_echoed(
 
     assert reply.status == 502
     assert reply.body["code"] == "provider_error"
+    assert "refused the secret key of provider 'stripe'" in reply.body["message"]
     assert "rk_test" not in reply.raw.decode()
     await _assert_nothing_stored()
 
@@ -587,3 +588,32 @@ async def test_concurrent_requests_with_one_idempotency_key_make_one_session(
     assert replies[1].body == replies[0].body == replies[2].body
     assert len(stripe_standin.of_type("checkout.session")) == 1
     assert await CheckoutSession.all().count() == 1
+
+
+async def test_concurrent_first_checkouts_of_an_unpriced_item_sync_one_price(
+    checkout_app, stripe_standin: StripeStandIn
+) -> None:
+    api = await checkout_app(price_sync=True)
+    await add_item(api, stripe_standin, price_id=None)
+
+    replies = await asyncio.gather(*(api.post(SESSIONS, json=checkout_body()) for _ in range(3)))
+
+    assert [r.status for r in replies] == [201] * 3
+    assert len(stripe_standin.of_type("product")) == 1
+    assert len(stripe_standin.of_type("price")) == 1
+    assert await PricingItemProviderPrice.all().count() == 1
+
+
+async def test_the_environment_aims_the_default_plugins_file_at_the_stand_in(
+    make_app, stripe_standin: StripeStandIn
+) -> None:
+    """The shipped plugins.toml shape: STRIPE_SECRET_KEY and STRIPE_API_BASE from the env."""
+    app = await make_app(STRIPE_SECRET_KEY="sk_test_from_env", STRIPE_API_BASE=stripe_standin.url)
+    api = Api(app, "test-internal-token")
+    await add_item(api, stripe_standin)
+
+    reply = await api.post(SESSIONS, json=checkout_body())
+
+    assert reply.status == 201, reply.body
+    [call] = stripe_standin.requests_to("post", "/v1/checkout/sessions")
+    assert call.params["success_url"] == SUCCESS
