@@ -37,6 +37,7 @@ from core.facts import (
     SubscriptionFact,
     WebhookEvent,
 )
+from core.metrics import WEBHOOK_EVENTS
 from core.models import ProviderEvent
 from core.plugins import Registry
 from core.timeutil import utcnow
@@ -135,10 +136,14 @@ async def ingest_webhook(
             if await ProviderEvent.exists(
                 provider_key=provider_key, provider_event_id=event.provider_event_id
             ):
-                return IngestResult(event.provider_event_id, "duplicate")
+                result = IngestResult(event.provider_event_id, "duplicate")
+                break
             if attempt == ATTEMPTS:
                 raise
             log.info("retrying event %s after a write conflict: %s", event.provider_event_id, error)
+    WEBHOOK_EVENTS.labels(provider_key, result.status).inc()
+    if result.status == "duplicate":
+        return result
     outbox.wake_local()
     if result.status == "processed":
         await replay_deferred(registry, provider_key)

@@ -66,3 +66,16 @@ async def test_unexpected_exception_is_a_bare_json_500(make_settings, database: 
     assert_error(reply, 500, "internal_error")
     assert reply.body["message"] == "internal error"
     assert b"hunter2" not in reply.raw
+
+
+async def test_metrics_are_prometheus_text(api: Api) -> None:
+    await api.get("/internal/payments/providers")
+    reply = await api.get("/metrics", token=None)
+    assert reply.status == 200
+    assert reply.headers["content-type"].startswith("text/plain")
+    text = reply.raw.decode()
+    assert (
+        'payments_http_requests_total{method="GET",route="/internal/payments/providers",status="200"}'
+        in text
+    )
+    assert "payments_http_request_seconds_bucket" in text

@@ -14,6 +14,8 @@ from core.dispatcher import Dispatcher
 from core.plugins import build_plugin_manager, load_registry
 from web.auth import HEADER, install_token_guard
 from web.errors import install_error_handlers
+from web.metrics import blueprint as metrics_blueprint
+from web.metrics import install_request_metrics
 from web.request import PaymentsRequest
 from web.routes import billing, checkout, deliveries, health, pricing, providers, webhooks
 from web.state import AppState
@@ -60,8 +62,10 @@ def create_app(
     )
     install_error_handlers(app)
     install_token_guard(app)
+    install_request_metrics(app)
 
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(metrics_blueprint)
     app.register_blueprint(providers.blueprint)
     app.register_blueprint(pricing.blueprint)
     app.register_blueprint(checkout.blueprint)

@@ -8,6 +8,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from core.metrics import NORMALIZED_EVENTS
 from core.models import NormalizedEvent
 from core.outbox import record_event
 
@@ -48,3 +49,4 @@ class ApplyContext:
             using_db=self.conn,
         )
         self.emitted.append(event)
+        NORMALIZED_EVENTS.labels(event_type).inc()

@@ -1,0 +1,35 @@
+"""`GET /metrics` and the request timing that feeds it."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from quart import Blueprint, Quart, Response, g, request
+from quart_schema import hide
+
+from core.metrics import HTTP_REQUESTS, HTTP_SECONDS
+
+blueprint = Blueprint("metrics", __name__)
+
+
+@blueprint.get("/metrics")
+@hide
+async def metrics() -> Response:
+    """Prometheus text format; public like /health (it holds no tenant data)."""
+    return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+def install_request_metrics(app: Quart) -> None:
+    @app.before_request
+    async def start_timer() -> None:
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    async def record(response: Response) -> Response:
+        started = g.get("metrics_started")
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        if started is not None:
+            HTTP_SECONDS.labels(route).observe(time.perf_counter() - started)
+        return response
