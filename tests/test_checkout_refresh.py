@@ -6,7 +6,13 @@ polling after the buyer's redirect sees the completed checkout even before the w
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 from typing import Any
+
+import orjson
+from stripe_provider.client import STRIPE_API_VERSION
 
 from core.models import NormalizedEvent, Purchase, Subscription
 from tests.support.api import Api
@@ -137,3 +143,58 @@ async def test_when_stripe_fails_the_stored_session_is_answered(
 
     recovered = await api.get(f"{SESSIONS}/{session_id}")
     assert recovered.body["status"] == "complete"
+
+
+async def test_an_async_payment_still_processing_makes_a_pending_purchase(
+    checkout_app, stripe_standin: StripeStandIn
+) -> None:
+    api = await checkout_app()
+    opened = await open_session(api, stripe_standin, "lifetime_addon")
+    session_id = opened["providerCheckoutSessionId"]
+    completed = stripe_standin.complete_session(session_id, payment_status="unpaid")
+
+    reply = await api.get(f"{SESSIONS}/{session_id}")
+
+    assert reply.body["status"] == "complete"
+    assert reply.body["paymentStatus"] == "unpaid"
+    purchase = await Purchase.get(provider_payment_id=completed["payment_intent"])
+    assert purchase.status == "pending"
+    assert [e.type for e in await NormalizedEvent.all()] == ["checkout.completed"]
+
+
+async def test_the_webhook_after_a_refresh_changes_nothing(
+    checkout_app, stripe_standin: StripeStandIn
+) -> None:
+    """Refresh and webhook take one path: the webhook that follows finds nothing to do."""
+    secret = "whsec_refresh_then_webhook"
+    api = await checkout_app(webhook_secrets=secret)
+    opened = await open_session(api, stripe_standin)
+    session_id = opened["providerCheckoutSessionId"]
+    completed = stripe_standin.complete_session(session_id)
+    refreshed = await api.get(f"{SESSIONS}/{session_id}")
+    assert refreshed.body["status"] == "complete"
+    events_before = await NormalizedEvent.all().count()
+
+    body = orjson.dumps(
+        {
+            "id": "evt_after_refresh",
+            "object": "event",
+            "api_version": STRIPE_API_VERSION,
+            "created": int(time.time()) - 5,
+            "type": "checkout.session.completed",
+            "data": {"object": completed},
+        }
+    )
+    timestamp = int(time.time())
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    reply = await api.post(
+        "/webhooks/stripe",
+        data=body,
+        headers={"Stripe-Signature": f"t={timestamp},v1={mac}", "Content-Type": "application/json"},
+        token=None,
+    )
+
+    assert reply.status == 200, reply.body
+    assert await NormalizedEvent.all().count() == events_before
+    again = await api.get(f"{SESSIONS}/{session_id}")
+    assert again.body == refreshed.body
