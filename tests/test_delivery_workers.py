@@ -162,3 +162,34 @@ async def test_killed_worker_deliveries_are_completed_by_the_other(start_worker)
         assert attempts[0].started_at >= lease_expired_at
     assert server.concurrent_duplicates == []
     assert sorted(set(server.ids())) == sorted(str(e.id) for e in events)
+
+
+async def test_sigterm_lets_an_in_flight_attempt_finish_before_exiting(start_worker) -> None:
+    async with consumer(Hold()) as server:
+        worker = await start_worker(
+            funnel_plugins(server.url),
+            PAYMENTS_DELIVERY_TIMEOUT="20",
+            PAYMENTS_DELIVERY_POLL_INTERVAL="0.1",
+        )
+        await worker.ready()
+        event = await new_event(wake=False)
+
+        async def held() -> bool:
+            return server.open_requests == 1
+
+        await eventually(held, what="the attempt held open by the consumer")
+        worker.process.send_signal(signal.SIGTERM)
+
+        async def stopping() -> bool:
+            return "worker stopping" in worker.output()
+
+        await eventually(stopping, what="the worker to begin stopping")
+        assert worker.process.returncode is None  # still finishing its attempt
+        server.release()
+        code = await asyncio.wait_for(worker.process.wait(), 30)
+
+    assert code == 0, worker.output()
+    delivery = await EventDelivery.get(event_id=event.id)
+    assert delivery.status == "delivered"
+    assert delivery.lease_owner is None
+    assert [a.status_code for a in await DeliveryAttempt.filter(delivery_id=delivery.id)] == [200]
