@@ -34,6 +34,8 @@ class Settings:
     """Seconds a worker owns a claimed delivery; longer than one attempt can take."""
     delivery_batch_size: int = 50
     delivery_concurrency: int = 20
+    delivery_consumer_concurrency: int | None = None
+    """Most attempts in flight to one consumer; None: all slots for one consumer, else half."""
     delivery_poll_interval: float = 1.0
     delivery_jitter: float = 0.1
     """Each retry delay is scaled by a random factor in [1 - jitter, 1 + jitter]."""
@@ -74,6 +76,10 @@ class Settings:
             delivery_lease=_lease(env),
             delivery_batch_size=_int(env, "PAYMENTS_DELIVERY_BATCH_SIZE", 50, minimum=1),
             delivery_concurrency=_int(env, "PAYMENTS_DELIVERY_CONCURRENCY", 20, minimum=1),
+            delivery_consumer_concurrency=_int(
+                env, "PAYMENTS_DELIVERY_CONSUMER_CONCURRENCY", 0, minimum=1
+            )
+            or None,
             delivery_poll_interval=_float(env, "PAYMENTS_DELIVERY_POLL_INTERVAL", 1.0),
             delivery_jitter=_fraction(env, "PAYMENTS_DELIVERY_JITTER", 0.1),
             delivery_breaker_threshold=_int(

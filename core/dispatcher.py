@@ -22,6 +22,7 @@ import random
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 
 import aiohttp
@@ -50,6 +51,12 @@ PLUGIN_TIMEOUT_GRACE = 1.0
 def new_owner_id() -> str:
     """This worker's lease owner: host, pid and a random suffix (unique per dispatcher)."""
     return f"{socket.gethostname()[:50]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def default_consumer_cap(concurrency: int, consumers: int) -> int:
+    """Every slot for a lone consumer; with several, each may take at most half (rounded up),
+    so a slow consumer always leaves room for the others."""
+    return concurrency if consumers <= 1 else max(1, -(-concurrency // 2))
 
 
 def consumer_scopes(consumers: Mapping[str, EventConsumer]) -> dict[str, ConsumerScope]:
@@ -88,7 +95,13 @@ class Dispatcher:
         self._stopping = False
         self._stopped = False
         self._starved = False
-        self._sending: set[asyncio.Task[None]] = set()
+        self._sending: dict[asyncio.Task[None], str] = {}
+        self._busy: Counter[str] = Counter()
+        self._turn = 0
+        self.consumer_cap = settings.delivery_consumer_concurrency or default_consumer_cap(
+            settings.delivery_concurrency, len(self._scopes)
+        )
+        """Most attempts in flight to one consumer at once."""
         self._loop_task: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
         self._listener: NotifyListener | None = None
@@ -141,7 +154,7 @@ class Dispatcher:
                 if grace is None
                 else grace
             )
-            _, unfinished = await asyncio.wait(self._sending, timeout=wait)
+            _, unfinished = await asyncio.wait(list(self._sending), timeout=wait)
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
@@ -174,26 +187,42 @@ class Dispatcher:
             await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def _claim_and_send(self) -> bool:
-        """Claim what free slots allow; True when more may be due and slots remain."""
+        """Claim what free slots allow, consumer by consumer (each within its own cap, so a
+        slow consumer cannot take every slot); True when more may be due and slots remain."""
         free = self.settings.delivery_concurrency - len(self._sending)
         if free <= 0:
             self._starved = True
             return False
         now = self._clock()
-        closed = [s for key, s in self._scopes.items() if self.breaker.closed(key)]
-        limit = min(self.settings.delivery_batch_size, free)
-        claimed = await claim_due(closed, self.owner, self.settings.delivery_lease, limit)
-        free -= len(claimed)
-        for key, scope in self._scopes.items():
-            if free > 0 and self.breaker.probe_due(key, now):
-                probe = await claim_due([scope], self.owner, self.settings.delivery_lease, 1)
-                if probe:
-                    self.breaker.start_probe(key)
-                    claimed += probe
-                    free -= 1
+        keys = list(self._scopes)
+        if keys:
+            self._turn = (self._turn + 1) % len(keys)
+            keys = keys[self._turn :] + keys[: self._turn]
+        claimed: list[Claimed] = []
+        more = capped = False
+        for key in keys:
+            room = min(free, self.consumer_cap - self._busy[key], self.settings.delivery_batch_size)
+            if room <= 0:
+                capped = capped or free > 0
+                continue
+            probing = not self.breaker.closed(key)
+            if probing and not self.breaker.probe_due(key, now):
+                continue
+            limit = 1 if probing else room
+            got = await claim_due(
+                [self._scopes[key]], self.owner, self.settings.delivery_lease, limit
+            )
+            if got and probing:
+                self.breaker.start_probe(key)
+            claimed += got
+            free -= len(got)
+            if len(got) >= limit and not probing:
+                more = True
+            if free <= 0:
+                break
         await self._send_all(claimed)
-        self._starved = free <= 0
-        return len(claimed) >= limit and free > 0
+        self._starved = free <= 0 or capped or more
+        return more and free > 0
 
     async def _send_all(self, claimed: list[Claimed]) -> None:
         if not claimed:
@@ -209,11 +238,14 @@ class Dispatcher:
         for delivery in claimed:
             body = orjson.dumps(event_body(events[delivery.event_id]))
             task = asyncio.create_task(self._send(delivery, body))
-            self._sending.add(task)
+            self._sending[task] = delivery.consumer_key
+            self._busy[delivery.consumer_key] += 1
             task.add_done_callback(self._sent)
 
     def _sent(self, task: asyncio.Task[None]) -> None:
-        self._sending.discard(task)
+        key = self._sending.pop(task, None)
+        if key is not None:
+            self._busy[key] -= 1
         if self._starved and not self._stopping:
             self._wake.set()
 

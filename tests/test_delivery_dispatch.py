@@ -224,6 +224,32 @@ async def test_breaker_stops_claiming_for_a_dead_consumer(settings_for) -> None:
             assert await EventDelivery.filter(consumer_key="funnel", status="pending").count() == 3
 
 
+async def test_a_slow_consumer_cannot_take_every_sending_slot(settings_for) -> None:
+    async with ConsumerServer(default=Hold()) as slow, ConsumerServer() as quick:
+        plugins = funnel_plugins(slow.url) + http_consumer("crm", quick.url)
+        settings = settings_for(
+            plugins, PAYMENTS_DELIVERY_CONCURRENCY="4", PAYMENTS_DELIVERY_TIMEOUT="3"
+        )
+        async with running_dispatcher(settings) as dispatcher:
+            assert dispatcher.consumer_cap == 2
+            for _ in range(5):
+                await new_event("funnel")
+
+            async def slow_full() -> bool:
+                return slow.open_requests == 2
+
+            await eventually(slow_full, what="two held requests to the slow consumer")
+            quick_event = await new_event("crm")
+            await settled(quick_event, "delivered")
+            assert slow.open_requests == 2
+            assert (
+                await EventDelivery.filter(consumer_key="funnel", status="in_flight").count() == 2
+            )
+            slow.release()
+            for delivery in await EventDelivery.filter(consumer_key="funnel"):
+                await settled(await delivery.event, "delivered")
+
+
 async def test_expired_lease_of_a_dead_worker_is_taken_over(settings_for) -> None:
     async with ConsumerServer() as server:
         event = await new_event(wake=False)

@@ -10,6 +10,7 @@ import pytest
 from core.circuit import CircuitBreaker
 from core.config import Settings
 from core.consumers import DeliveryOutcome
+from core.dispatcher import default_consumer_cap
 from core.errors import ConfigurationError
 from core.retry_policy import MAX_RETRY_AFTER, decide, retry_delay
 
@@ -106,8 +107,10 @@ def test_delivery_settings_are_read_and_checked() -> None:
             "PAYMENTS_DELIVERY_BREAKER_THRESHOLD": "3",
             "PAYMENTS_DELIVERY_BREAKER_COOLDOWN": "15",
             "PAYMENTS_EMBEDDED_DISPATCHER": "false",
+            "PAYMENTS_DELIVERY_CONSUMER_CONCURRENCY": "2",
         }
     )
+    assert settings.delivery_consumer_concurrency == 2
     assert settings.delivery_lease == 90
     assert settings.delivery_batch_size == 10
     assert settings.delivery_concurrency == 4
@@ -119,6 +122,14 @@ def test_delivery_settings_are_read_and_checked() -> None:
     defaults = Settings.from_env({})
     assert defaults.embedded_dispatcher is True
     assert defaults.delivery_lease > defaults.delivery_timeout
+    assert defaults.delivery_consumer_concurrency is None
+
+
+def test_default_consumer_cap_leaves_room_for_the_others() -> None:
+    assert default_consumer_cap(20, 1) == 20
+    assert default_consumer_cap(20, 3) == 10
+    assert default_consumer_cap(5, 2) == 3
+    assert default_consumer_cap(1, 2) == 1
 
 
 @pytest.mark.parametrize(
@@ -126,6 +137,7 @@ def test_delivery_settings_are_read_and_checked() -> None:
     [
         ({"PAYMENTS_DELIVERY_TIMEOUT": "30", "PAYMENTS_DELIVERY_LEASE": "20"}, "LEASE"),
         ({"PAYMENTS_DELIVERY_BATCH_SIZE": "0"}, "BATCH_SIZE"),
+        ({"PAYMENTS_DELIVERY_CONSUMER_CONCURRENCY": "0"}, "CONSUMER_CONCURRENCY"),
         ({"PAYMENTS_DELIVERY_CONCURRENCY": "x"}, "CONCURRENCY"),
         ({"PAYMENTS_DELIVERY_JITTER": "2"}, "JITTER"),
         ({"PAYMENTS_EMBEDDED_DISPATCHER": "maybe"}, "EMBEDDED_DISPATCHER"),
