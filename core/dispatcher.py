@@ -1,7 +1,8 @@
 """The delivery dispatcher: claims due deliveries under a lease and sends them to consumers.
 
-One loop per process claims batches (`core.delivery_claims`), never more than it has free
-sending slots, so every claimed delivery is being sent while its lease runs. Sends share
+One loop per process claims batches (`core.delivery_claims`), consumer by consumer, never
+more than it has free sending slots (so every claimed delivery is being sent while its lease
+runs) nor more than one consumer's cap (so a slow consumer leaves room for the others). Sends share
 one `aiohttp.ClientSession` (connection reuse), each bounded by the attempt timeout.
 Every attempt is stored with the delivery's next state (`core.retry_policy`) in one
 transaction guarded by the lease. A per-consumer circuit breaker (`core.circuit`) stops
