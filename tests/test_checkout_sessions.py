@@ -617,3 +617,42 @@ async def test_the_environment_aims_the_default_plugins_file_at_the_stand_in(
     assert reply.status == 201, reply.body
     [call] = stripe_standin.requests_to("post", "/v1/checkout/sessions")
     assert call.params["success_url"] == SUCCESS
+
+
+async def test_a_customer_whose_creation_answer_was_lost_is_found_again(
+    checkout_app, stripe_standin: StripeStandIn
+) -> None:
+    """Stripe made the customer but we never heard back: the next checkout replays it."""
+    api = await checkout_app(max_network_retries=1)
+    await add_item(api, stripe_standin)
+    stripe_standin.inject("post", "/v1/customers", "drop", times=2)
+
+    lost = await api.post(SESSIONS, json=checkout_body())
+    assert lost.status == 502
+    assert await ProviderCustomer.all().count() == 0
+
+    again = await api.post(SESSIONS, json=checkout_body())
+
+    assert again.status == 201
+    [customer] = stripe_standin.of_type("customer")
+    assert (await ProviderCustomer.get()).provider_customer_id == customer["id"]
+
+
+async def test_a_lost_customer_then_changed_details_still_checks_out(
+    checkout_app, stripe_standin: StripeStandIn
+) -> None:
+    """Stripe refuses the tenant's key with other details; a key covering them is used."""
+    api = await checkout_app(max_network_retries=1)
+    await add_item(api, stripe_standin)
+    stripe_standin.inject("post", "/v1/customers", "drop", times=2)
+    assert (await api.post(SESSIONS, json=checkout_body())).status == 502
+
+    renamed = await api.post(SESSIONS, json=checkout_body(legalName="Demo Holding SRL"))
+
+    assert renamed.status == 201, renamed.body
+    refused, created = stripe_standin.requests_to("post", "/v1/customers")[-2:]
+    assert refused.status == 400
+    assert created.params["name"] == "Demo Holding SRL"
+    assert created.idempotency_key != refused.idempotency_key
+    stored = await ProviderCustomer.get()
+    assert stored.provider_customer_id == stripe_standin.of_type("customer")[-1]["id"]

@@ -8,6 +8,9 @@ send the same key and Stripe performs the write once (it keeps keys for 24 hours
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
 
 from core.providers import CheckoutItem
 
@@ -23,6 +26,12 @@ def derived_key(kind: str, *parts: object) -> str:
 def customer_key(provider_key: str, consumer_key: str, consumer_tenant_id: str) -> str:
     """One Stripe customer per (provider key, consumer key, tenant)."""
     return derived_key("customer", provider_key, consumer_key, consumer_tenant_id)
+
+
+def customer_details_key(customer_key: str, params: Mapping[str, Any]) -> str:
+    """The fallback key of a customer: the tenant's key plus the details sent."""
+    details = json.dumps(params, sort_keys=True, separators=(",", ":"))
+    return derived_key("customer", customer_key, details)
 
 
 def price_version(provider_key: str, item: CheckoutItem) -> tuple[object, ...]:

@@ -76,8 +76,14 @@ class StripeProvider(PaymentProvider):
             await self._http.close_async()  # type: ignore[no-untyped-call]
         self._client = self._http = None
 
-    async def _call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        """One Stripe call under the retry policy; any failure becomes a 502."""
+    async def _call(
+        self, what: str, call: Callable[[], Awaitable[T]], *, passthrough: bool = False
+    ) -> T:
+        """One Stripe call under the retry policy; any failure becomes a 502.
+
+        With `passthrough`, Stripe's `IdempotencyError` is raised as it is, for the caller
+        to handle.
+        """
         try:
             return await with_retries(
                 call,
@@ -86,16 +92,30 @@ class StripeProvider(PaymentProvider):
                 what=what,
             )
         except (stripe.StripeError, OSError, TimeoutError) as error:
+            if passthrough and isinstance(error, stripe.IdempotencyError):
+                raise
             raise provider_error(error, self.key) from None
 
     async def ensure_customer(self, request: CheckoutRequest) -> str:
+        """Create the tenant's customer under a key derived from the tenant alone.
+
+        Should Stripe refuse that key because it was used with other details (a first
+        attempt reached Stripe, then we died before storing the customer, and the tenant's
+        name or email changed since), the customer is made under a key that also covers
+        the details, instead of failing this tenant's checkouts for Stripe's 24 hours.
+        """
         client = self._stripe()
-        key = idempotency.customer_key(self.key, request.consumer_key, request.consumer_tenant_id)
         params = customer_params(request)
-        customer = await self._call(
-            "customer create",
-            lambda: client.v1.customers.create_async(params, {"idempotency_key": key}),
-        )
+
+        def create(key: str) -> Callable[[], Awaitable[stripe.Customer]]:
+            return lambda: client.v1.customers.create_async(params, {"idempotency_key": key})
+
+        key = idempotency.customer_key(self.key, request.consumer_key, request.consumer_tenant_id)
+        try:
+            customer = await self._call("customer create", create(key), passthrough=True)
+        except stripe.IdempotencyError:
+            detailed = idempotency.customer_details_key(key, params)
+            customer = await self._call("customer create", create(detailed))
         return customer.id
 
     async def create_checkout_session(
