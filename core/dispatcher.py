@@ -91,7 +91,7 @@ class Dispatcher:
         )
         self._scopes = consumer_scopes(self.consumers)
         self._rng = rng or random.Random()
-        self._clock = clock
+        self.clock = clock
         self._wake = asyncio.Event()
         self._stopping = False
         self._stopped = False
@@ -111,6 +111,11 @@ class Dispatcher:
     @property
     def running(self) -> bool:
         return self._loop_task is not None and not self._loop_task.done()
+
+    @property
+    def listener(self) -> NotifyListener | None:
+        """The PostgreSQL LISTEN connection's keeper (None on SQLite)."""
+        return self._listener
 
     @property
     def in_flight(self) -> int:
@@ -194,7 +199,7 @@ class Dispatcher:
         if free <= 0:
             self._starved = True
             return False
-        now = self._clock()
+        now = self.clock()
         keys = list(self._scopes)
         if keys:
             self._turn = (self._turn + 1) % len(keys)
@@ -277,7 +282,7 @@ class Dispatcher:
         started = time.monotonic()
         outcome = await self._attempt(consumer, event)
         duration_ms = round((time.monotonic() - started) * 1000)
-        self.breaker.record(delivery.consumer_key, outcome, self._clock())
+        self.breaker.record(delivery.consumer_key, outcome, self.clock())
         decision = decide(
             outcome,
             delivery.attempt_count + 1,

@@ -214,7 +214,7 @@ async def test_breaker_stops_claiming_for_a_dead_consumer(settings_for) -> None:
                 await new_event("funnel")
 
             async def opened() -> bool:
-                return dispatcher.breaker.is_open("funnel", dispatcher._clock())
+                return dispatcher.breaker.is_open("funnel", dispatcher.clock())
 
             await eventually(opened, what="breaker open")
             healthy = await new_event("crm")
@@ -320,11 +320,11 @@ async def test_postgres_notify_wakes_a_dispatcher_without_a_local_wake(
     async with ConsumerServer() as server:
         settings = settings_for(funnel_plugins(server.url), PAYMENTS_DELIVERY_POLL_INTERVAL="600")
         async with running_dispatcher(settings) as dispatcher:
-            assert dispatcher._listener is not None
+            assert dispatcher.listener is not None
 
             async def listening() -> bool:
-                assert dispatcher._listener is not None
-                return dispatcher._listener.connected.is_set()
+                assert dispatcher.listener is not None
+                return dispatcher.listener.connected.is_set()
 
             await eventually(listening, what="LISTEN connection")
             event = await new_event(wake=False)
@@ -343,7 +343,7 @@ async def test_listen_connection_reconnects_after_being_dropped(
     async with ConsumerServer() as server:
         settings = settings_for(funnel_plugins(server.url), PAYMENTS_DELIVERY_POLL_INTERVAL="600")
         async with running_dispatcher(settings) as dispatcher:
-            listener = dispatcher._listener
+            listener = dispatcher.listener
             assert listener is not None
 
             async def connected(times: int) -> bool:
