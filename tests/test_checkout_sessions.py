@@ -656,3 +656,33 @@ async def test_a_lost_customer_then_changed_details_still_checks_out(
     assert created.idempotency_key != refused.idempotency_key
     stored = await ProviderCustomer.get()
     assert stored.provider_customer_id == stripe_standin.of_type("customer")[-1]["id"]
+
+
+async def test_an_answer_cut_off_mid_body_is_retried_under_the_same_key(
+    checkout_app, stripe_standin: StripeStandIn
+) -> None:
+    api = await checkout_app()
+    await add_item(api, stripe_standin)
+    stripe_standin.inject("post", "/v1/checkout/sessions", "cut")
+
+    reply = await api.post(SESSIONS, json=checkout_body())
+
+    assert reply.status == 201, reply.body
+    first, retry = stripe_standin.requests_to("post", "/v1/checkout/sessions")
+    assert first.injected == "cut"
+    assert retry.replayed
+    assert len(stripe_standin.of_type("checkout.session")) == 1
+
+
+async def test_an_answer_always_cut_off_is_a_502_not_a_500(
+    checkout_app, stripe_standin: StripeStandIn
+) -> None:
+    api = await checkout_app(max_network_retries=0)
+    await add_item(api, stripe_standin)
+    stripe_standin.inject("post", "/v1/checkout/sessions", "cut")
+
+    reply = await api.post(SESSIONS, json=checkout_body())
+
+    assert reply.status == 502
+    assert reply.body["code"] == "provider_error"
+    assert await CheckoutSession.all().count() == 0

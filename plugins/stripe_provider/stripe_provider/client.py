@@ -54,7 +54,7 @@ def timed_out(error: BaseException) -> bool:
     return isinstance(error, TimeoutError) or isinstance(cause, TimeoutError)
 
 
-def retryable(error: stripe.StripeError) -> bool:
+def retryable(error: stripe.StripeError | aiohttp.ClientError) -> bool:
     """Connection failures, 429 and 409 (the same idempotency key still in flight).
 
     A timeout is not retried: Stripe may still be working on the request, and the
@@ -62,11 +62,12 @@ def retryable(error: stripe.StripeError) -> bool:
     result. A 5xx is not retried either: Stripe stores the answer of a request that
     started executing under its idempotency key, so the retry would replay the same 5xx.
     """
-    if isinstance(error, stripe.APIConnectionError):
+    if isinstance(error, stripe.APIConnectionError | aiohttp.ClientError):
+        # aiohttp's own errors escape the SDK when a connection breaks mid-answer.
         return not timed_out(error)
     if isinstance(error, stripe.RateLimitError):
         return True
-    return error.http_status == 409
+    return isinstance(error, stripe.StripeError) and error.http_status == 409
 
 
 def retry_delay(attempt: int, initial: float) -> float:
@@ -86,7 +87,7 @@ async def with_retries(
     while True:
         try:
             return await call()
-        except stripe.StripeError as error:
+        except (stripe.StripeError, aiohttp.ClientError) as error:
             if attempt >= retries or not retryable(error):
                 raise
             attempt += 1

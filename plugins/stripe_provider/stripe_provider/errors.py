@@ -11,6 +11,7 @@ import logging
 import re
 from typing import Any
 
+import aiohttp
 import stripe
 
 from core.errors import ProviderError
@@ -53,7 +54,7 @@ def provider_error(error: BaseException, provider_key: str) -> ProviderError:
             "Stripe did not answer in time; the request may still complete at Stripe, "
             "so retry with the same Idempotency-Key"
         )
-    if isinstance(error, stripe.APIConnectionError | OSError):
+    if isinstance(error, stripe.APIConnectionError | aiohttp.ClientError | OSError):
         return ProviderError("could not reach Stripe: the connection failed or was dropped")
     if isinstance(error, stripe.AuthenticationError):
         return ProviderError(

@@ -103,8 +103,8 @@ def _invoice_metadata(data: Mapping[str, Any]) -> dict[str, str]:
 def invoice_fact(data: Mapping[str, Any], *, paid: bool) -> InvoiceFact:
     """An invoice; the period is its subscription line's (the invoice's own is the last one)."""
     line = _first(data.get("lines"))
-    period = line.get("period") if isinstance(line.get("period"), Mapping) else {}
-    assert isinstance(period, Mapping)
+    found = line.get("period")
+    period: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     return InvoiceFact(
         provider_subscription_id=_invoice_subscription(data),
         provider_customer_id=object_id(data.get("customer")),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
+import aiohttp
 import stripe
 
 from core.config import Settings
@@ -91,7 +92,7 @@ class StripeProvider(PaymentProvider):
                 initial_delay=self.settings.retry_initial_delay,
                 what=what,
             )
-        except (stripe.StripeError, OSError, TimeoutError) as error:
+        except (stripe.StripeError, aiohttp.ClientError, OSError, TimeoutError) as error:
             if passthrough and isinstance(error, stripe.IdempotencyError):
                 raise
             raise provider_error(error, self.key) from None

@@ -24,7 +24,7 @@ from tests.support.stripe_standin import objects
 from tests.support.stripe_standin.forms import coerce, decode
 from tests.support.stripe_standin.spec import spec
 
-FailureKind = Literal["card_error", "server_error", "rate_limit", "slow", "drop"]
+FailureKind = Literal["card_error", "server_error", "rate_limit", "slow", "drop", "cut"]
 
 ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
     "card_error": (
@@ -304,6 +304,17 @@ class StripeStandIn:
             assert request.transport is not None
             request.transport.abort()
             return web.Response(status=500)
+        if injection and injection.kind == "cut":
+            # The work is done; the answer starts, then the connection breaks mid-body.
+            payload = json.dumps(body).encode()
+            response = web.StreamResponse(status=status)
+            response.content_type = "application/json"
+            response.content_length = len(payload)
+            await response.prepare(request)
+            await response.write(payload[: len(payload) // 2])
+            assert request.transport is not None
+            request.transport.abort()
+            return response
         return web.json_response(body, status=status)
 
     async def _run(self, record: Recorded, handler: Handler) -> tuple[int, dict[str, Any]]:
