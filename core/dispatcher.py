@@ -37,6 +37,7 @@ from core.db import is_sqlite
 from core.delivery_claims import AttemptRecord, Claimed, ConsumerScope, claim_due, finish_attempt
 from core.delivery_claims import release as release_leases
 from core.delivery_listener import NotifyListener
+from core.delivery_metrics import DELIVERY_ATTEMPTS, DELIVERY_SECONDS
 from core.models import NormalizedEvent
 from core.outbox import EVENT_TYPES, event_body, on_local_wake
 from core.retry_policy import decide
@@ -281,7 +282,9 @@ class Dispatcher:
         started_at = utcnow()
         started = time.monotonic()
         outcome = await self._attempt(consumer, event)
-        duration_ms = round((time.monotonic() - started) * 1000)
+        elapsed = time.monotonic() - started
+        duration_ms = round(elapsed * 1000)
+        DELIVERY_SECONDS.labels(delivery.consumer_key).observe(elapsed)
         self.breaker.record(delivery.consumer_key, outcome, self.clock())
         decision = decide(
             outcome,
@@ -301,6 +304,10 @@ class Dispatcher:
             status=decision.status,
             next_attempt_at=decision.next_attempt_at,
         )
+        result = decision.status if kept else "lease_lost"
+        DELIVERY_ATTEMPTS.labels(
+            delivery.consumer_key, "retry" if result == "pending" else result
+        ).inc()
         if not kept:
             log.warning("lease on delivery %s was taken over; attempt not recorded", delivery.id)
         elif decision.status == "failed":

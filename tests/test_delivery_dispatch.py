@@ -84,6 +84,26 @@ async def test_failure_then_success_resends_the_same_signed_bytes(settings_for) 
     assert all(r.signature_ok for r in server.requests)
 
 
+async def test_attempts_show_in_the_metrics(settings_for, make_app) -> None:
+    from prometheus_client import REGISTRY
+
+    def attempts(result: str) -> float:
+        labels = {"consumer": "funnel", "result": result}
+        return REGISTRY.get_sample_value("payments_delivery_attempts_total", labels) or 0.0
+
+    before = {result: attempts(result) for result in ("retry", "delivered")}
+    async with ConsumerServer() as server:
+        server.then(Respond(500))
+        async with running_dispatcher(settings_for(funnel_plugins(server.url))):
+            await settled(await new_event(), "delivered")
+    assert attempts("retry") == before["retry"] + 1
+    assert attempts("delivered") == before["delivered"] + 1
+    api = Api(await make_app(), "test-internal-token")
+    page = (await api.get("/metrics", token=None)).raw.decode()
+    assert 'payments_delivery_attempts_total{consumer="funnel",result="delivered"}' in page
+    assert "payments_delivery_attempt_seconds_bucket" in page
+
+
 async def test_timeout_counts_as_a_failed_attempt(settings_for) -> None:
     async with ConsumerServer() as server:
         server.then(Hang(10))
