@@ -226,7 +226,29 @@ async def create_checkout_session(registry: Registry, data: CheckoutInput) -> Ch
     customer_id = await _customer_id(provider, request)
     request = replace(request, provider_customer_id=customer_id)
     opened = await provider.create_checkout_session(request, customer_id)
+    if opened.provider_customer_id and opened.provider_customer_id != customer_id:
+        await _replace_customer(provider, request, customer_id, opened.provider_customer_id)
     return await _store(provider, data, opened)
+
+
+async def _replace_customer(
+    provider: PaymentProvider, request: CheckoutRequest, gone: str, replacement: str
+) -> None:
+    """The provider replaced a customer deleted on its side: later checkouts use the new one."""
+    log.warning(
+        "tenant %s/%s of provider %s: customer %s replaced by %s",
+        request.consumer_key,
+        request.consumer_tenant_id,
+        provider.key,
+        gone,
+        replacement,
+    )
+    await ProviderCustomer.filter(
+        provider_key=provider.key,
+        consumer_key=request.consumer_key,
+        consumer_tenant_id=request.consumer_tenant_id,
+        provider_customer_id=gone,
+    ).update(provider_customer_id=replacement)
 
 
 async def find_checkout_session(provider_checkout_session_id: str) -> CheckoutSession:

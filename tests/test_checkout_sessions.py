@@ -686,3 +686,33 @@ async def test_an_answer_always_cut_off_is_a_502_not_a_500(
     assert reply.status == 502
     assert reply.body["code"] == "provider_error"
     assert await CheckoutSession.all().count() == 0
+
+
+async def test_a_customer_deleted_at_stripe_is_replaced_once(
+    checkout_app, stripe_standin: StripeStandIn
+) -> None:
+    api = await checkout_app()
+    await add_item(api, stripe_standin)
+    assert (await api.post(SESSIONS, json=checkout_body())).status == 201
+    [gone] = stripe_standin.of_type("customer")
+    stripe_standin.delete_customer(gone["id"])
+
+    replaced = await api.post(SESSIONS, json=checkout_body())
+    reused = await api.post(SESSIONS, json=checkout_body())
+
+    assert replaced.status == reused.status == 201, replaced.body
+    [replacement] = stripe_standin.of_type("customer")
+    assert replacement["id"] != gone["id"]
+    stored = await ProviderCustomer.get()
+    assert stored.provider_customer_id == replacement["id"]
+    calls = stripe_standin.requests_to("post", "/v1/checkout/sessions")
+    assert [c.params["customer"] for c in calls] == [
+        gone["id"],
+        gone["id"],
+        replacement["id"],
+        replacement["id"],
+    ]
+    assert calls[1].status == 404
+    assert len(stripe_standin.requests_to("post", "/v1/customers")) == 2
+    row = await CheckoutSession.get(id=reused.body["id"])
+    assert row.provider_customer_id == replacement["id"]

@@ -28,6 +28,15 @@ def customer_key(provider_key: str, consumer_key: str, consumer_tenant_id: str) 
     return derived_key("customer", provider_key, consumer_key, consumer_tenant_id)
 
 
+def replacement_customer_key(
+    provider_key: str, consumer_key: str, consumer_tenant_id: str, gone_customer_id: str
+) -> str:
+    """The tenant's new customer after its old one was deleted at Stripe (one per old one)."""
+    return derived_key(
+        "customer-replacement", provider_key, consumer_key, consumer_tenant_id, gone_customer_id
+    )
+
+
 def customer_details_key(customer_key: str, params: Mapping[str, Any]) -> str:
     """The fallback key of a customer: the tenant's key plus the details sent."""
     details = json.dumps(params, sort_keys=True, separators=(",", ":"))

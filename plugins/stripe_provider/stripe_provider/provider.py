@@ -7,6 +7,7 @@ every call through the retry policy of `client.py`, every failure into a 502.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -37,6 +38,8 @@ from stripe_provider.settings import StripeSettings
 from stripe_provider.webhooks import parse_event, verify_signature
 
 __all__ = ["StripeProvider", "StripeSettings"]
+
+log = logging.getLogger("platform_payments.stripe")
 
 T = TypeVar("T")
 
@@ -122,13 +125,53 @@ class StripeProvider(PaymentProvider):
     async def create_checkout_session(
         self, request: CheckoutRequest, provider_customer_id: str
     ) -> ProviderCheckoutSession:
+        """Open the session; a customer deleted at Stripe is replaced once, then used.
+
+        The answer names the customer it was opened for, so the host can store the
+        replacement in place of the deleted one.
+        """
+        try:
+            return await self._open_session(request, provider_customer_id, request.idempotency_key)
+        except stripe.InvalidRequestError as error:
+            if error.code != "resource_missing" or error.param != "customer":
+                raise provider_error(error, self.key) from None
+        log.warning(
+            "customer %s of provider %s is gone at Stripe; creating a replacement",
+            provider_customer_id,
+            self.key,
+        )
+        client = self._stripe()
+        params = customer_params(request)
+        replacement_key = idempotency.replacement_customer_key(
+            self.key, request.consumer_key, request.consumer_tenant_id, provider_customer_id
+        )
+        customer = await self._call(
+            "customer create",
+            lambda: client.v1.customers.create_async(params, {"idempotency_key": replacement_key}),
+        )
+        key = idempotency.derived_key("checkout", request.idempotency_key, customer.id)
+        try:
+            return await self._open_session(request, customer.id, key)
+        except stripe.StripeError as error:
+            raise provider_error(error, self.key) from None
+
+    async def _open_session(
+        self, request: CheckoutRequest, provider_customer_id: str, key: str
+    ) -> ProviderCheckoutSession:
+        """Create the session; a missing customer is raised as Stripe's error, the rest 502."""
         client = self._stripe()
         params = session_params(request, provider_customer_id)
-        key = request.idempotency_key
-        session = await self._call(
-            "checkout session create",
-            lambda: client.v1.checkout.sessions.create_async(params, {"idempotency_key": key}),
-        )
+        try:
+            session = await with_retries(
+                lambda: client.v1.checkout.sessions.create_async(params, {"idempotency_key": key}),
+                retries=self.settings.max_network_retries,
+                initial_delay=self.settings.retry_initial_delay,
+                what="checkout session create",
+            )
+        except stripe.InvalidRequestError:
+            raise
+        except (stripe.StripeError, aiohttp.ClientError, OSError, TimeoutError) as error:
+            raise provider_error(error, self.key) from None
         return checkout_session(session.to_dict())
 
     async def retrieve_checkout_session(

@@ -176,6 +176,10 @@ class StripeStandIn:
         session.update(status="complete", payment_status=payment_status)
         return session
 
+    def delete_customer(self, customer_id: str) -> None:
+        """Someone deleted the customer in Stripe's dashboard."""
+        del self.objects[customer_id]
+
     def expire_session(self, session_id: str) -> dict[str, Any]:
         session = self.objects[session_id]
         session.update(status="expired")
