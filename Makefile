@@ -42,10 +42,15 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(TEST_STAMP)
-	$(BIN)/mypy core web plugins/stripe_provider/stripe_provider plugins/http_consumer/http_consumer plugins/funnel_consumer/funnel_consumer tests
+	$(BIN)/mypy core web bench plugins/stripe_provider/stripe_provider plugins/http_consumer/http_consumer plugins/funnel_consumer/funnel_consumer tests
 
 unit: $(TEST_STAMP)
 	$(BIN)/pytest
+
+## bench: the benchmarks on PostgreSQL (bench/README.md); installs Debian's wrk if missing
+bench: $(TEST_STAMP)
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk; }
+	$(BIN)/python -m bench.run
 
 ## test: lint, type-check, then the whole suite on SQLite and PostgreSQL
 test: lint typecheck unit

@@ -59,9 +59,9 @@ def cli() -> None:
 def serve(host: str | None, port: int | None, no_dispatcher: bool) -> None:
     """Serve the HTTP API with Hypercorn (and, by default, the delivery dispatcher)."""
     from hypercorn.asyncio import serve as hypercorn_serve
-    from hypercorn.config import Config
 
     from web.app import create_app
+    from web.server import hypercorn_config
 
     settings = Settings.from_env()
     app = create_app(
@@ -69,10 +69,7 @@ def serve(host: str | None, port: int | None, no_dispatcher: bool) -> None:
         connect_database=False,
         dispatcher=settings.embedded_dispatcher and not no_dispatcher,
     )
-    config = Config()
-    config.bind = [f"{host or settings.host}:{port or settings.port}"]
-    config.accesslog = None
-    config.errorlog = logging.getLogger("hypercorn.error")
+    config = hypercorn_config(host or settings.host, port or settings.port)
 
     async def run() -> None:
         await db.connect(settings.database_url)
