@@ -207,27 +207,31 @@ class Dispatcher:
             keys = keys[self._turn :] + keys[: self._turn]
         claimed: list[Claimed] = []
         more = capped = False
-        for key in keys:
-            room = min(free, self.consumer_cap - self._busy[key], self.settings.delivery_batch_size)
-            if room <= 0:
-                capped = capped or free > 0
-                continue
-            probing = not self.breaker.closed(key)
-            if probing and not self.breaker.probe_due(key, now):
-                continue
-            limit = 1 if probing else room
-            got = await claim_due(
-                [self._scopes[key]], self.owner, self.settings.delivery_lease, limit
-            )
-            if got and probing:
-                self.breaker.start_probe(key)
-            claimed += got
-            free -= len(got)
-            if len(got) >= limit and not probing:
-                more = True
-            if free <= 0:
-                break
-        await self._send_all(claimed)
+        try:
+            for key in keys:
+                room = min(
+                    free, self.consumer_cap - self._busy[key], self.settings.delivery_batch_size
+                )
+                if room <= 0:
+                    capped = capped or free > 0
+                    continue
+                probing = not self.breaker.closed(key)
+                if probing and not self.breaker.probe_due(key, now):
+                    continue
+                limit = 1 if probing else room
+                got = await claim_due(
+                    [self._scopes[key]], self.owner, self.settings.delivery_lease, limit
+                )
+                if got and probing:
+                    self.breaker.start_probe(key)
+                claimed += got
+                free -= len(got)
+                if len(got) >= limit and not probing:
+                    more = True
+                if free <= 0:
+                    break
+        finally:  # what was claimed is sent even if a later claim failed
+            await self._send_all(claimed)
         self._starved = free <= 0 or capped or more
         return more and free > 0
 
