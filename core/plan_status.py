@@ -12,35 +12,133 @@ Rules (the contract's, with the choices it leaves open written down here):
 - `features` merges the plan's features (when entitled) with those of every paid one-time
   item, in the order they were paid: a number keeps the larger value, a true boolean stays
   true, anything else takes the later item's value.
+
+It is the hottest read of the service, so it is one round trip: a single SQL statement
+(subscriptions and paid purchases of the tenant, each joined to its pricing item) over the
+`subscriptions_tenant_idx` and `purchases_tenant_idx` indexes, without ORM objects.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.models import PricingItem, Purchase, Subscription
+import orjson
+from tortoise import connections
+
 from core.timeutil import isoformat, utcnow
 
 ENTITLING = ("active", "trialing", "past_due")
 KEEPS_FEATURES = ("paid", "partially_refunded")
+_FLOOR = datetime.min.replace(tzinfo=UTC)
+
+_SELECT = """
+SELECT 's' AS kind, s.id, s.consumer_key, s.pricing_item_code AS code, s.status,
+       s.current_period_start AS period_start, s.current_period_end AS period_end,
+       s.cancel_at_period_end, s.trial_end, s.created_at, NULL AS paid_at,
+       i.name AS item_name, i.kind AS item_kind, i.billing_interval AS item_interval,
+       i.features AS item_features
+  FROM subscriptions s LEFT JOIN pricing_items i ON i.code = s.pricing_item_code
+ WHERE s.consumer_tenant_id = {tenant} {narrow_s}
+UNION ALL
+SELECT 'p', p.id, p.consumer_key, p.pricing_item_code, p.status, NULL, NULL, NULL, NULL,
+       p.created_at, p.paid_at, i.name, i.kind, i.billing_interval, i.features
+  FROM purchases p LEFT JOIN pricing_items i ON i.code = p.pricing_item_code
+ WHERE p.consumer_tenant_id = {tenant} {narrow_p} AND p.status IN ('paid', 'partially_refunded')
+"""
 
 
-def _rank(subscription: Subscription) -> tuple[int, datetime, datetime]:
-    floor = datetime.min.replace(tzinfo=utcnow().tzinfo)
-    return (
-        1 if subscription.status in ENTITLING else 0,
-        subscription.current_period_end or floor,
-        subscription.created_at or floor,
+def _sql(dialect: str, narrowed: bool) -> str:
+    if dialect == "postgres":
+        tenant, key = "$1", "$2"
+    else:
+        tenant, key = "?", "?"
+    return _SELECT.format(
+        tenant=tenant,
+        narrow_s=f"AND s.consumer_key = {key}" if narrowed else "",
+        narrow_p=f"AND p.consumer_key = {key}" if narrowed else "",
     )
 
 
-def is_entitled(subscription: Subscription, grace_days: int, now: datetime) -> bool:
-    if subscription.status in ("active", "trialing"):
+_STATEMENTS = {(d, n): _sql(d, n) for d in ("postgres", "sqlite") for n in (False, True)}
+
+
+def _time(value: Any) -> datetime | None:
+    """PostgreSQL hands back datetimes; SQLite hands back ISO text."""
+    if value is None or isinstance(value, datetime):
+        return value
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _features(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, str | bytes):
+        loaded = orjson.loads(value)
+        return loaded if isinstance(loaded, dict) else {}
+    return dict(value)
+
+
+@dataclass(frozen=True)
+class _Row:
+    kind: str
+    id: str
+    consumer_key: str
+    code: str
+    status: str
+    period_start: datetime | None
+    period_end: datetime | None
+    cancel_at_period_end: bool
+    trial_end: datetime | None
+    created_at: datetime | None
+    paid_at: datetime | None
+    item_name: str | None
+    item_kind: str | None
+    item_interval: str | None
+    item_features: dict[str, Any]
+
+    @classmethod
+    def read(cls, row: dict[str, Any]) -> _Row:
+        return cls(
+            kind=row["kind"],
+            id=str(row["id"]),
+            consumer_key=row["consumer_key"],
+            code=row["code"],
+            status=row["status"],
+            period_start=_time(row["period_start"]),
+            period_end=_time(row["period_end"]),
+            cancel_at_period_end=bool(row["cancel_at_period_end"]),
+            trial_end=_time(row["trial_end"]),
+            created_at=_time(row["created_at"]),
+            paid_at=_time(row["paid_at"]),
+            item_name=row["item_name"],
+            item_kind=row["item_kind"],
+            item_interval=row["item_interval"],
+            item_features=_features(row["item_features"]),
+        )
+
+    def rank(self) -> tuple[int, datetime, datetime]:
+        return (
+            1 if self.status in ENTITLING else 0,
+            self.period_end or _FLOOR,
+            self.created_at or _FLOOR,
+        )
+
+
+def is_entitled(
+    status: str,
+    period_start: datetime | None,
+    period_end: datetime | None,
+    grace_days: int,
+    now: datetime,
+) -> bool:
+    if status in ("active", "trialing"):
         return True
     # A renewal that failed left the subscription past_due at the start of its new period.
-    since = subscription.current_period_start or subscription.current_period_end
-    if subscription.status == "past_due" and since is not None:
+    since = period_start or period_end
+    if status == "past_due" and since is not None:
         return now < since + timedelta(days=grace_days)
     return False
 
@@ -49,12 +147,13 @@ def merge_features(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any
     for key, value in extra.items():
         current = into.get(key)
         numbers = (int, float)
-        if (
+        both_numbers = (
             isinstance(value, numbers)
             and isinstance(current, numbers)
             and not isinstance(value, bool)
             and not isinstance(current, bool)
-        ):
+        )
+        if both_numbers:
             into[key] = max(current, value)
         elif isinstance(value, bool) and isinstance(current, bool):
             into[key] = current or value
@@ -63,49 +162,55 @@ def merge_features(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any
     return into
 
 
+async def _rows(consumer_tenant_id: str, consumer_key: str | None) -> list[_Row]:
+    connection = connections.get("default")
+    dialect = "postgres" if connection.capabilities.dialect == "postgres" else "sqlite"
+    values = [consumer_tenant_id] if consumer_key is None else [consumer_tenant_id, consumer_key]
+    if dialect == "sqlite" and consumer_key is not None:
+        values = [consumer_tenant_id, consumer_key, consumer_tenant_id, consumer_key]
+    elif dialect == "sqlite":
+        values = [consumer_tenant_id, consumer_tenant_id]
+    found = await connection.execute_query_dict(
+        _STATEMENTS[(dialect, consumer_key is not None)], values
+    )
+    return [_Row.read(row) for row in found]
+
+
 async def plan_status(
     consumer_tenant_id: str, consumer_key: str | None, grace_days: int
 ) -> dict[str, Any]:
-    """The contract's plan-status object, from two indexed queries and one item lookup."""
+    """The contract's plan-status object, from one indexed query."""
     now = utcnow()
-    tenant = {"consumer_tenant_id": consumer_tenant_id}
-    if consumer_key is not None:
-        tenant["consumer_key"] = consumer_key
-    subscriptions = await Subscription.filter(**tenant)
-    purchases = await Purchase.filter(**tenant, status__in=KEEPS_FEATURES).order_by(
-        "paid_at", "created_at"
+    rows = await _rows(consumer_tenant_id, consumer_key)
+    subscriptions = [row for row in rows if row.kind == "s"]
+    purchases = sorted(
+        (row for row in rows if row.kind == "p"),
+        key=lambda row: (row.paid_at or _FLOOR, row.created_at or _FLOOR),
     )
-    current = max(subscriptions, key=_rank) if subscriptions else None
-    codes = {p.pricing_item_code for p in purchases}
-    if current is not None:
-        codes.add(current.pricing_item_code)
-    items = {item.code: item for item in await PricingItem.filter(code__in=codes)} if codes else {}
-
-    entitled = current is not None and is_entitled(current, grace_days, now)
+    current = max(subscriptions, key=_Row.rank) if subscriptions else None
+    entitled = current is not None and is_entitled(
+        current.status, current.period_start, current.period_end, grace_days, now
+    )
     features: dict[str, Any] = {}
-    plan = None
-    subscription = None
+    plan = subscription = None
     if current is not None:
-        item = items.get(current.pricing_item_code)
         plan = {
-            "code": current.pricing_item_code,
-            "name": item.name if item else None,
-            "kind": item.kind if item else "recurring",
-            "interval": item.interval if item else None,
+            "code": current.code,
+            "name": current.item_name,
+            "kind": current.item_kind or "recurring",
+            "interval": current.item_interval,
         }
         subscription = {
-            "id": str(current.id),
+            "id": current.id,
             "status": current.status,
-            "currentPeriodEnd": isoformat(current.current_period_end),
+            "currentPeriodEnd": isoformat(current.period_end),
             "cancelAtPeriodEnd": current.cancel_at_period_end,
             "trialEnd": isoformat(current.trial_end),
         }
-        if entitled and item is not None:
-            merge_features(features, dict(item.features))
+        if entitled:
+            merge_features(features, current.item_features)
     for purchase in purchases:
-        item = items.get(purchase.pricing_item_code)
-        if item is not None:
-            merge_features(features, dict(item.features))
+        merge_features(features, purchase.item_features)
     return {
         "consumerKey": current.consumer_key if current is not None else consumer_key,
         "consumerTenantId": consumer_tenant_id,
@@ -114,8 +219,7 @@ async def plan_status(
         "plan": plan,
         "subscription": subscription,
         "purchases": [
-            {"pricingItemCode": p.pricing_item_code, "paidAt": isoformat(p.paid_at)}
-            for p in purchases
+            {"pricingItemCode": p.code, "paidAt": isoformat(p.paid_at)} for p in purchases
         ],
         "features": features,
         "evaluatedAt": isoformat(now),
