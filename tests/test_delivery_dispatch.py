@@ -332,11 +332,10 @@ async def test_wake_local_starts_a_new_delivery_without_waiting_for_a_poll(setti
             await settled(event, "delivered")
 
 
+@pytest.mark.postgres_only
 async def test_postgres_notify_wakes_a_dispatcher_without_a_local_wake(
     settings_for, database: str
 ) -> None:
-    if database.startswith("sqlite"):
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
     async with ConsumerServer() as server:
         settings = settings_for(funnel_plugins(server.url), PAYMENTS_DELIVERY_POLL_INTERVAL="600")
         async with running_dispatcher(settings) as dispatcher:
@@ -351,11 +350,10 @@ async def test_postgres_notify_wakes_a_dispatcher_without_a_local_wake(
             await settled(event, "delivered")
 
 
+@pytest.mark.postgres_only
 async def test_listen_connection_reconnects_after_being_dropped(
     settings_for, database: str
 ) -> None:
-    if database.startswith("sqlite"):
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
     from tortoise import connections
 
     from core.delivery_listener import APPLICATION_NAME

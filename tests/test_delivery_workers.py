@@ -21,6 +21,9 @@ from tests.conftest import TOKEN
 from tests.support.consumer_server import ConsumerServer, Hold, Respond
 from tests.support.deliveries import eventually, funnel_plugins, new_event
 
+# Several worker processes share one database only on PostgreSQL.
+pytestmark = pytest.mark.postgres_only
+
 
 class Worker:
     """One `payments worker` process; its log goes to a file the test can read."""
@@ -49,8 +52,6 @@ class Worker:
 async def start_worker(
     database: str, tmp_path: Path, repo_root: Path, clean_env: dict[str, str]
 ) -> AsyncIterator[Callable[..., object]]:
-    if not database.startswith("postgres"):
-        pytest.skip("several workers share one database only on PostgreSQL")
     started: list[Worker] = []
 
     async def start(plugins: str, **env: str) -> Worker:
