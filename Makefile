@@ -4,7 +4,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
-PLUGINS := plugins/stripe_provider plugins/http_consumer plugins/funnel_consumer
+PLUGINS := plugins/stripe_provider plugins/http_consumer plugins/funnel_consumer plugins/sandbox_provider
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
@@ -30,6 +30,9 @@ $(TEST_STAMP): $(STAMP)
 install: $(STAMP)
 
 ## run: install, migrate the SQLite database under ./data, serve on :3700
+# FunnelAI's events go to the sandbox's development inbox unless a real URL is exported
+# (GET /sandbox/inbox shows them; docs/sandbox.md).
+run: export PAYMENTS_CONSUMER_FUNNEL_EVENTS_URL ?= http://localhost:$(PORT)/sandbox/inbox
 run: install
 	$(BIN)/payments migrate
 	$(BIN)/payments serve
@@ -42,7 +45,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(TEST_STAMP)
-	$(BIN)/mypy core web bench plugins/stripe_provider/stripe_provider plugins/http_consumer/http_consumer plugins/funnel_consumer/funnel_consumer tests
+	$(BIN)/mypy core web bench plugins/stripe_provider/stripe_provider plugins/http_consumer/http_consumer plugins/funnel_consumer/funnel_consumer plugins/sandbox_provider/sandbox_provider tests
 
 unit: $(TEST_STAMP)
 	$(BIN)/pytest

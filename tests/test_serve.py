@@ -62,7 +62,7 @@ async def test_serve_lists_providers_over_http(served: str) -> None:
         ) as r:
             assert r.status == 200
             body = await r.json()
-        assert [p["key"] for p in body["data"]] == ["stripe"]
+        assert [p["key"] for p in body["data"]] == ["stripe", "sandbox"]
         async with http.get(f"{served}/internal/payments/providers") as r:
             assert r.status == 401
         async with http.get(f"{served}/health") as r:

@@ -1,0 +1,163 @@
+"""The hosted checkout page: `GET /sandbox/checkout/<id>` and its Pay, Decline and Cancel forms.
+
+Plain HTML from Jinja templates in this package, inline CSS, no JavaScript and nothing
+loaded from anywhere else (the Content-Security-Policy says so to the browser). Pay waits
+until the service's webhook has accepted the sandbox's events, then redirects (303) to the
+session's success URL; a browser gets a tidy HTML page for every error, never JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response, redirect, render_template, request
+from quart_schema import hide
+
+from core.errors import ApiError, Conflict, NotFound, ProviderError
+from core.timeutil import utcnow
+from sandbox_provider import actions, money, store
+from sandbox_provider.runtime import sandbox_provider
+from sandbox_provider.sender import DeliveryFailed
+
+blueprint = Blueprint("sandbox_page", __name__, template_folder="templates")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+DECLINED = "Your card was declined (sandbox). Pay to try again, or cancel."
+PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
+TITLES = {404: "Checkout not found", 409: "This checkout is closed", 502: "Payment not confirmed"}
+
+
+async def _html(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/html", headers=SECURITY_HEADERS)
+
+
+async def _error(error: ApiError) -> Response:
+    body = await render_template(
+        "sandbox/error.html",
+        title=TITLES.get(error.status_code, "Something went wrong"),
+        message=error.message,
+        status=error.status_code,
+        code=error.code,
+    )
+    return await _html(body, error.status_code)
+
+
+async def _session(session_id: str) -> tuple[dict[str, Any], str]:
+    """The session's data and provider key, if a sandbox key this app runs holds it."""
+    row = await store.find(session_id, store.CHECKOUT_SESSION)
+    if row is None or sandbox_provider(row.provider_key) is None:
+        raise NotFound(
+            f"checkout session '{session_id}' not found", code="checkout_session_not_found"
+        )
+    return row.data, row.provider_key
+
+
+async def _flush(provider_key: str) -> None:
+    provider = sandbox_provider(provider_key)
+    if provider is None:  # pragma: no cover - checked by _session already
+        return
+    try:
+        await provider.sender.flush()
+    except DeliveryFailed as error:
+        raise ProviderError(
+            f"The sandbox recorded this, but the service did not accept its event: {error}. "
+            "It is sent again with the next sandbox action.",
+            code="sandbox_webhook_failed",
+        ) from None
+
+
+async def _open_session(session_id: str) -> tuple[dict[str, Any], str]:
+    """The session, expired first if its time is up; 409 unless it is open."""
+    data, key = await _session(session_id)
+    if actions.due(data, utcnow()):
+        expired = await actions.expire(session_id, only_if_due=True)
+        await _flush(key)
+        data = expired or data
+    if data.get("status") != actions.OPEN:
+        raise Conflict(
+            f"This checkout is {data.get('status')}: it cannot be paid any more.",
+            code="checkout_session_closed",
+        )
+    return data, key
+
+
+def _tenant_label(data: dict[str, Any]) -> str:
+    tenant = data.get("tenant") or {}
+    tenant_id = (data.get("metadata") or {}).get("consumerTenantId", "")
+    name = tenant.get("legal_name") or tenant.get("name")
+    return f"{name} ({tenant_id})" if name else tenant_id
+
+
+@blueprint.get("/sandbox/checkout/<session_id>")
+@hide
+async def checkout_page(session_id: str) -> Response:
+    """The page a buyer pays on."""
+    try:
+        data, _ = await _open_session(session_id)
+    except ApiError as error:
+        return await _error(error)
+    item = data.get("item") or {}
+    body = await render_template(
+        "sandbox/checkout.html",
+        item=item,
+        amount=money.amount(int(data.get("amount_total") or 0), str(data.get("currency") or "")),
+        interval=money.interval(item),
+        trial_days=int(item.get("trial_days") or 0),
+        tenant=data.get("tenant") or {},
+        tenant_label=_tenant_label(data),
+        consumer_key=(data.get("metadata") or {}).get("consumerKey", ""),
+        session_id=session_id,
+        base=f"/sandbox/checkout/{session_id}",
+        message=DECLINED if request.args.get("declined") else None,
+    )
+    return await _html(body)
+
+
+def _see_other(url: str) -> Response:
+    response = redirect(url, 303)
+    response.headers.update(SECURITY_HEADERS)
+    return response  # type: ignore[return-value]
+
+
+@blueprint.post("/sandbox/checkout/<session_id>/pay")
+@hide
+async def pay(session_id: str) -> Response:
+    """Complete the session, wait for the service to take its events, go to the success URL."""
+    try:
+        _, key = await _open_session(session_id)
+        session = await actions.pay(session_id)
+        await _flush(key)
+    except ApiError as error:
+        return await _error(error)
+    return _see_other(str(session["success_url"]).replace(PLACEHOLDER, session_id))
+
+
+@blueprint.post("/sandbox/checkout/<session_id>/decline")
+@hide
+async def decline(session_id: str) -> Response:
+    """A refused card: the payment fails and the buyer sees the page again, with a message."""
+    try:
+        _, key = await _open_session(session_id)
+        await actions.decline(session_id)
+        await _flush(key)
+    except ApiError as error:
+        return await _error(error)
+    return _see_other(f"/sandbox/checkout/{session_id}?declined=1")
+
+
+@blueprint.post("/sandbox/checkout/<session_id>/cancel")
+@hide
+async def cancel(session_id: str) -> Response:
+    """Back to the product's cancel URL; the session stays open, as at Stripe."""
+    try:
+        data, _ = await _open_session(session_id)
+    except ApiError as error:
+        return await _error(error)
+    return _see_other(str(data["cancel_url"]))

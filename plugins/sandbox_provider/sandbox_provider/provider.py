@@ -1,0 +1,159 @@
+"""The sandbox provider: one instance per provider key mapped to plugin `sandbox`.
+
+It needs no account and is always configured. Its "provider side" lives in the
+`sandbox_objects` table; its hosted checkout is this service's own page
+(`/sandbox/checkout/<id>`); its events are signed and POSTed to this service's
+`/webhooks/<key>`, so everything after the page takes the same path as Stripe's events.
+It refuses to be built when the service runs in production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from core.config import Settings
+from core.errors import ConfigurationError, NotFound
+from core.facts import PaymentFact, SubscriptionFact, WebhookEvent
+from core.providers import (
+    CAPABILITY_PAYMENT,
+    CAPABILITY_SUBSCRIPTION,
+    CAPABILITY_WEBHOOKS,
+    CheckoutItem,
+    CheckoutRequest,
+    PaymentProvider,
+    PriceReference,
+    ProviderCheckoutSession,
+)
+from core.timeutil import utcnow
+from sandbox_provider import events, objects, signing, store
+from sandbox_provider.sender import EventSender, Target
+from sandbox_provider.settings import SandboxSettings
+
+__all__ = ["SandboxProvider", "SandboxSettings"]
+
+PLUGIN_NAME = "sandbox"
+PAGE_PATH = "/sandbox/checkout/"
+
+
+def _digest(*parts: str, length: int = 24) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:length]
+
+
+class SandboxProvider(PaymentProvider):
+    def __init__(self, key: str, settings: SandboxSettings, public_url: str) -> None:
+        super().__init__(key, PLUGIN_NAME, settings.display_name)
+        self.settings = settings
+        self.public_url = public_url
+        self.sender = EventSender(
+            Target(
+                provider_key=key,
+                url=f"{public_url}/webhooks/{key}",
+                secret=settings.webhook_secret[0],
+                timeout=settings.webhook_timeout,
+            )
+        )
+
+    @classmethod
+    def build(cls, key: str, settings: Any, service: Settings) -> SandboxProvider:
+        if service.production:
+            raise ConfigurationError(
+                f"[providers.{key}] the sandbox provider refuses to run with PAYMENTS_ENV=production "
+                f"(it takes no real money): set enabled = false in its table or remove it"
+            )
+        assert isinstance(settings, SandboxSettings)
+        public_url = settings.public_url or f"http://localhost:{service.port}"
+        return cls(key, settings, public_url)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset({CAPABILITY_SUBSCRIPTION, CAPABILITY_PAYMENT, CAPABILITY_WEBHOOKS})
+
+    @property
+    def configured(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        await self.sender.close()
+
+    def checkout_url(self, session_id: str) -> str:
+        return f"{self.public_url}{PAGE_PATH}{session_id}"
+
+    async def ensure_customer(self, request: CheckoutRequest) -> str:
+        """One customer per tenant, its id derived from the tenant so a retry finds it."""
+        customer_id = "cus_sbx_" + _digest(
+            self.key, request.consumer_key, request.consumer_tenant_id
+        )
+        if await store.find(customer_id, store.CUSTOMER) is None:
+            # A concurrent checkout of the same tenant may have made it first: same customer.
+            with contextlib.suppress(IntegrityError):
+                await store.create(
+                    None,
+                    customer_id,
+                    self.key,
+                    store.CUSTOMER,
+                    objects.customer(customer_id, request),
+                )
+        return customer_id
+
+    async def create_checkout_session(
+        self, request: CheckoutRequest, provider_customer_id: str
+    ) -> ProviderCheckoutSession:
+        """An open session; the same idempotency key gives back the same session."""
+        session_id = "cs_sbx_" + _digest(self.key, request.idempotency_key, length=32)
+        found = await store.find(session_id, store.CHECKOUT_SESSION)
+        if found is None:
+            data = objects.checkout_session(
+                session_id,
+                request,
+                provider_customer_id,
+                self.checkout_url(session_id),
+                now=utcnow(),
+                expires_after=self.settings.checkout_expires_after,
+            )
+            try:
+                found = await store.create(None, session_id, self.key, store.CHECKOUT_SESSION, data)
+            except IntegrityError:
+                found = await store.find(session_id, store.CHECKOUT_SESSION)
+                if found is None:
+                    raise
+        return objects.provider_checkout_session(found.data)
+
+    async def _object(self, object_id: str, kind: str, what: str) -> dict[str, Any]:
+        row = await store.find(object_id, kind)
+        if row is None or row.provider_key != self.key:
+            raise NotFound(f"{what} '{object_id}' not found at provider '{self.key}'")
+        return row.data
+
+    async def retrieve_checkout_session(
+        self, provider_checkout_session_id: str
+    ) -> ProviderCheckoutSession:
+        data = await self._object(
+            provider_checkout_session_id, store.CHECKOUT_SESSION, "checkout session"
+        )
+        return objects.provider_checkout_session(data)
+
+    async def retrieve_subscription(self, provider_subscription_id: str) -> SubscriptionFact:
+        data = await self._object(provider_subscription_id, store.SUBSCRIPTION, "subscription")
+        return objects.subscription_fact(data)
+
+    async def retrieve_payment(self, provider_payment_id: str) -> PaymentFact:
+        data = await self._object(provider_payment_id, store.PAYMENT_INTENT, "payment")
+        return objects.payment_fact(data)
+
+    async def sync_price(self, item: CheckoutItem) -> PriceReference:
+        """Every item has a sandbox price: the sandbox charges what the item says."""
+        return PriceReference(
+            provider_price_id=f"price_sbx_{_digest(self.key, item.code)}",
+            provider_product_id=f"prod_sbx_{_digest(self.key, item.code)}",
+        )
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
+        signing.verify(body, headers, self.settings.webhook_secret, self.settings.webhook_tolerance)
+
+    def parse_webhook(self, body: bytes) -> WebhookEvent:
+        return events.parse(body)
