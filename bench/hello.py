@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 import orjson
 from hypercorn.asyncio import serve
 from quart import Quart, Response
 
-from web.server import hypercorn_config
+from web.server import hypercorn_config, run
 
 app = Quart("hello")
 
@@ -20,4 +19,4 @@ async def hello() -> Response:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(app, hypercorn_config("127.0.0.1", int(sys.argv[1]))))
+    run(serve(app, hypercorn_config("127.0.0.1", int(sys.argv[1]))))

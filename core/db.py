@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as tortoise_migrate
 
 from core.errors import ConfigurationError
@@ -37,10 +38,29 @@ def is_sqlite(url: str) -> bool:
     return urlsplit(url).scheme == "sqlite"
 
 
+async def _keep_session(connection: Any) -> None:
+    """Pool reset without a round trip.
+
+    asyncpg's default reset sends `RESET ALL; UNLISTEN *; ...` each time a connection goes back
+    to the pool: one more round trip per query. Its internal reset, which always runs first,
+    already rolls back an open transaction; this service never changes session state on
+    pooled connections (LISTEN has a dedicated connection), so nothing else needs undoing.
+    """
+
+
+def _connection(url: str) -> str | dict[str, Any]:
+    normalized = normalize_url(url)
+    if is_sqlite(normalized):
+        return normalized
+    expanded = expand_db_url(normalized)
+    expanded["credentials"]["reset"] = _keep_session
+    return expanded
+
+
 def tortoise_config(url: str) -> dict[str, Any]:
     """The Tortoise config dict for one database URL."""
     return {
-        "connections": {"default": normalize_url(url)},
+        "connections": {"default": _connection(url)},
         "apps": {
             APP_LABEL: {
                 "models": [MODELS_MODULE],

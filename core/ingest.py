@@ -126,21 +126,7 @@ async def ingest_webhook(
         raise WebhookSignatureInvalid("empty webhook body")
     provider.verify_webhook(body, headers)
     event = _parse(registry, provider_key, body)
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            result = await _store_and_apply(provider_key, event, body)
-            break
-        except (IntegrityError, OperationalError) as error:
-            # Lost a race: either to a twin of this event (then it is stored and this is a
-            # duplicate) or to another event creating the same record (then try again).
-            if await ProviderEvent.exists(
-                provider_key=provider_key, provider_event_id=event.provider_event_id
-            ):
-                result = IngestResult(event.provider_event_id, "duplicate")
-                break
-            if attempt == ATTEMPTS:
-                raise
-            log.info("retrying event %s after a write conflict: %s", event.provider_event_id, error)
+    result = await _ingest(provider_key, event, body)
     WEBHOOK_EVENTS.labels(provider_key, result.status).inc()
     if result.status == "duplicate":
         return result
@@ -150,53 +136,77 @@ async def ingest_webhook(
     return result
 
 
-async def _store_and_apply(provider_key: str, event: WebhookEvent, body: bytes) -> IngestResult:
-    async with in_transaction() as conn:
-        if (
-            await ProviderEvent.filter(
-                provider_key=provider_key, provider_event_id=event.provider_event_id
-            )
-            .using_db(conn)
-            .exists()
-        ):
-            return IngestResult(event.provider_event_id, "duplicate")
-        stored = await ProviderEvent.create(
-            provider_key=provider_key,
-            provider_event_id=event.provider_event_id,
-            type=event.type,
-            api_version=event.api_version,
-            event_created_at=event.created_at,
-            payload=body.decode("utf-8", errors="replace"),
-            status="received",
-            using_db=conn,
-        )
-        status = await _apply_or_defer(stored, event, conn)
-        return IngestResult(event.provider_event_id, status)
+async def _is_stored(provider_key: str, event: WebhookEvent) -> bool:
+    return await ProviderEvent.exists(
+        provider_key=provider_key, provider_event_id=event.provider_event_id
+    )
 
 
-async def _apply_or_defer(
-    stored: ProviderEvent, event: WebhookEvent, conn: BaseDBAsyncClient
-) -> str:
-    if not event.facts:
-        status = "ignored"
-    else:
+async def _ingest(provider_key: str, event: WebhookEvent, body: bytes) -> IngestResult:
+    """Store and apply, retrying a transaction that lost a race on a unique key.
+
+    A repeat is usually seen before any transaction starts (one indexed read). When twins
+    race, both may apply their facts, but only one can insert the event row: the other's
+    transaction fails on the unique key, rolls back everything it did, and finds the
+    winner's row. A transaction that lost a race to a *different* event creating the same
+    record (a subscription's `created` and `updated` at once) is simply run again.
+    """
+    if await _is_stored(provider_key, event):
+        return IngestResult(event.provider_event_id, "duplicate")
+    for attempt in range(1, ATTEMPTS + 1):
         try:
-            async with in_transaction() as savepoint:
+            return IngestResult(
+                event.provider_event_id, await _store_and_apply(provider_key, event, body)
+            )
+        except (IntegrityError, OperationalError) as error:
+            if await _is_stored(provider_key, event):
+                return IngestResult(event.provider_event_id, "duplicate")
+            if attempt == ATTEMPTS:
+                raise
+            log.info("retrying event %s after a write conflict: %s", event.provider_event_id, error)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _store_and_apply(provider_key: str, event: WebhookEvent, body: bytes) -> str:
+    """Apply the facts and store the event in one transaction; its status is known by then.
+
+    An event whose tenant is not known yet rolls back whatever it began and is stored alone,
+    as `deferred`, in a second transaction.
+    """
+    try:
+        async with in_transaction() as conn:
+            if event.facts:
                 await apply_facts(
                     None,
-                    stored.provider_key,
+                    provider_key,
                     event.facts,
                     occurred_at=event.created_at,
                     provider_event_id=event.provider_event_id,
-                    using_db=savepoint,
+                    using_db=conn,
                 )
-            status = "processed"
-        except TenantUnknown:
-            status = "deferred"
-    stored.status = status
-    stored.processed_at = utcnow() if status != "deferred" else None
-    await stored.save(using_db=conn, update_fields=["status", "processed_at"])
-    return status
+            status = "processed" if event.facts else "ignored"
+            await _store(provider_key, event, body, status, conn)
+            return status
+    except TenantUnknown:
+        async with in_transaction() as conn:
+            await _store(provider_key, event, body, "deferred", conn)
+        return "deferred"
+
+
+async def _store(
+    provider_key: str, event: WebhookEvent, body: bytes, status: str, conn: BaseDBAsyncClient
+) -> None:
+    await ProviderEvent.create(
+        provider_key=provider_key,
+        provider_event_id=event.provider_event_id,
+        type=event.type,
+        api_version=event.api_version,
+        event_created_at=event.created_at,
+        payload=body.decode("utf-8", errors="replace"),
+        status=status,
+        processed_at=utcnow() if status != "deferred" else None,
+        using_db=conn,
+    )
 
 
 async def replay_deferred(registry: Registry, provider_key: str) -> int:
@@ -209,17 +219,29 @@ async def replay_deferred(registry: Registry, provider_key: str) -> int:
     applied = 0
     for stored in waiting:
         event = _parse(registry, provider_key, stored.payload.encode())
-        async with in_transaction() as conn:
-            fresh = (
-                await ProviderEvent.filter(id=stored.id, status="deferred")
-                .using_db(conn)
-                .select_for_update()
-                .first()
-            )
-            if fresh is None:
-                continue
-            if await _apply_or_defer(fresh, event, conn) == "processed":
+        try:
+            async with in_transaction() as conn:
+                fresh = (
+                    await ProviderEvent.filter(id=stored.id, status="deferred")
+                    .using_db(conn)
+                    .select_for_update()
+                    .first()
+                )
+                if fresh is None:
+                    continue  # another process applied it meanwhile
+                await apply_facts(
+                    None,
+                    provider_key,
+                    event.facts,
+                    occurred_at=event.created_at,
+                    provider_event_id=event.provider_event_id,
+                    using_db=conn,
+                )
+                fresh.status, fresh.processed_at = "processed", utcnow()
+                await fresh.save(using_db=conn, update_fields=["status", "processed_at"])
                 applied += 1
+        except TenantUnknown:
+            continue  # still unknown: it stays deferred, and nothing it began was kept
     if applied:
         outbox.wake_local()
     return applied

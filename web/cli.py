@@ -20,6 +20,7 @@ from core import __version__, db
 from core.config import Settings
 from core.errors import ConfigurationError
 from core.plugins import build_plugin_manager, installed_plugins, load_registry
+from web.server import run as run_loop
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -78,7 +79,7 @@ def serve(host: str | None, port: int | None, no_dispatcher: bool) -> None:
         finally:
             await db.close()
 
-    asyncio.run(run())
+    run_loop(run())
 
 
 @cli.command()
@@ -87,7 +88,7 @@ def worker() -> None:
     """Run the delivery dispatcher alone (scale out; SIGTERM/SIGINT stop it cleanly)."""
     from core.worker import run_worker
 
-    asyncio.run(run_worker(Settings.from_env()))
+    run_loop(run_worker(Settings.from_env()))
 
 
 @cli.command()
