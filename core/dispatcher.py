@@ -9,7 +9,7 @@ transaction guarded by the lease. A per-consumer circuit breaker (`core.circuit`
 claiming for a consumer that keeps failing.
 
 The loop wakes on `core.outbox.wake_local()` (same process), on PostgreSQL `NOTIFY`
-(other processes, `core.delivery_listener`), when a sending slot frees up while work was
+(other processes, `core.pg_listener`), when a sending slot frees up while work was
 waiting, and otherwise polls every `delivery_poll_interval` seconds.
 """
 
@@ -36,10 +36,10 @@ from core.consumers import DeliveryOutcome, EventConsumer, OutgoingEvent
 from core.db import is_sqlite
 from core.delivery_claims import AttemptRecord, Claimed, ConsumerScope, claim_due, finish_attempt
 from core.delivery_claims import release as release_leases
-from core.delivery_listener import NotifyListener
 from core.delivery_metrics import DELIVERY_ATTEMPTS, DELIVERY_SECONDS
 from core.models import NormalizedEvent
-from core.outbox import EVENT_TYPES, event_body, on_local_wake
+from core.outbox import EVENT_TYPES, NOTIFY_CHANNEL, event_body, on_local_wake
+from core.pg_listener import NotifyListener
 from core.retry_policy import decide
 from core.timeutil import utcnow
 
@@ -137,7 +137,9 @@ class Dispatcher:
         )
         self._unsubscribe = on_local_wake(self.wake)
         if not is_sqlite(self.settings.database_url):
-            self._listener = NotifyListener(self.settings.database_url, self.wake)
+            self._listener = NotifyListener(
+                self.settings.database_url, lambda _payload: self.wake(), channel=NOTIFY_CHANNEL
+            )
             self._listener.start()
         self._loop_task = asyncio.create_task(self._loop(), name="payments-delivery-dispatch")
         log.info("delivery dispatcher %s started", self.owner)

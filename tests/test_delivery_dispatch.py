@@ -356,7 +356,7 @@ async def test_listen_connection_reconnects_after_being_dropped(
 ) -> None:
     from tortoise import connections
 
-    from core.delivery_listener import APPLICATION_NAME
+    from core.pg_listener import APPLICATION_NAME
 
     async with ConsumerServer() as server:
         settings = settings_for(funnel_plugins(server.url), PAYMENTS_DELIVERY_POLL_INTERVAL="600")

@@ -1,9 +1,11 @@
-"""Cross-process wake-ups on PostgreSQL: LISTEN on the outbox channel with its own connection.
+"""Cross-process signals on PostgreSQL: LISTEN on one channel with a dedicated connection.
 
-`record_event` and the retry route `NOTIFY` at commit; every dispatcher listening wakes
-within milliseconds instead of waiting for its next poll. The connection is dedicated
-(a pooled one would lose its LISTEN when returned) and reopened if it drops; while it is
-down, polling still delivers everything, only later.
+Used for two things: the outbox channel (`record_event` and the retry route `NOTIFY` at
+commit, so every dispatcher wakes within milliseconds instead of waiting for its next poll)
+and the plan-status channel (writes that change a tenant's plan status `NOTIFY` at commit, so
+every process drops its cached answer). The connection is dedicated (a pooled one would lose
+its LISTEN when returned) and reopened if it drops; `on_connection` tells the owner when it
+is up or down, so that it can fall back (polling; not caching) meanwhile.
 """
 
 from __future__ import annotations
@@ -17,9 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from core.outbox import NOTIFY_CHANNEL
-
-log = logging.getLogger("platform_payments.delivery")
+log = logging.getLogger("platform_payments.listen")
 
 HEALTH_CHECK_SECONDS = 15.0
 MAX_BACKOFF_SECONDS = 10.0
@@ -34,18 +34,33 @@ def asyncpg_dsn(database_url: str) -> str:
 
 
 class NotifyListener:
-    """Calls `on_notify()` for every notification on the outbox channel, reconnecting as needed."""
+    """Calls `on_notify(payload)` for every notification on `channel`, reconnecting as needed.
 
-    def __init__(self, database_url: str, on_notify: Callable[[], None]) -> None:
+    `on_notify("")` is also called right after each (re)connection, for whatever was
+    committed while nobody was listening.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        on_notify: Callable[[str], None],
+        *,
+        channel: str,
+        application_name: str = APPLICATION_NAME,
+        on_connection: Callable[[bool], None] | None = None,
+    ) -> None:
         self._dsn = asyncpg_dsn(database_url)
         self._on_notify = on_notify
+        self._channel = channel
+        self._application_name = application_name
+        self._on_connection = on_connection
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.connects = 0
         """How many times the LISTEN connection was opened (1 + reconnections)."""
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="payments-delivery-listen")
+        self._task = asyncio.create_task(self._run(), name=f"payments-listen-{self._channel}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -54,8 +69,8 @@ class NotifyListener:
                 await self._task
             self._task = None
 
-    def _notified(self, *_: Any) -> None:
-        self._on_notify()
+    def _notified(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        self._on_notify(payload)
 
     async def _run(self) -> None:
         backoff = 0.5
@@ -66,21 +81,25 @@ class NotifyListener:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                log.warning("delivery LISTEN connection failed (%s); polling meanwhile", error)
+                log.warning(
+                    "LISTEN %s connection failed (%s); falling back meanwhile", self._channel, error
+                )
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     async def _listen_until_lost(self) -> None:
         connection = await asyncpg.connect(
-            self._dsn, server_settings={"application_name": APPLICATION_NAME}
+            self._dsn, server_settings={"application_name": self._application_name}
         )
         lost = asyncio.Event()
         try:
             connection.add_termination_listener(lambda _: lost.set())
-            await connection.add_listener(NOTIFY_CHANNEL, self._notified)
+            await connection.add_listener(self._channel, self._notified)
             self.connects += 1
             self.connected.set()
-            self._on_notify()  # anything committed while we were not listening
+            if self._on_connection is not None:
+                self._on_connection(True)
+            self._on_notify("")  # anything committed while we were not listening
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), HEALTH_CHECK_SECONDS)
@@ -88,6 +107,8 @@ class NotifyListener:
                     await connection.fetchval("SELECT 1")
         finally:
             self.connected.clear()
+            if self._on_connection is not None:
+                self._on_connection(False)
             if not connection.is_closed():
                 with contextlib.suppress(Exception):
                     await asyncio.shield(connection.close(timeout=2))
