@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,13 @@ class ApplyContext:
     emit_events: bool = True
     """False for a backfill that must not notify consumers: records change, no events."""
     emitted: list[NormalizedEvent] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    """What the facts did to their records, as counts of `record.outcome` (outcome: created,
+    updated, unchanged, or stale: older than the record): a backfill reports them."""
+
+    def count(self, record: str, outcome: str) -> None:
+        """Note what one fact did to one record (`subscription`, `purchase`)."""
+        self.outcomes[f"{record}.{outcome}"] += 1
 
     async def emit(self, event_type: str, tenant: Tenant, data: dict[str, Any]) -> None:
         """Write one normalized event (and its delivery) in this transaction."""

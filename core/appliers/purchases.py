@@ -95,13 +95,21 @@ async def ensure(ctx: ApplyContext, fact: PaymentFact) -> Purchase:
 
 async def apply_payment(ctx: ApplyContext, fact: PaymentFact) -> None:
     """Move a purchase to paid or failed (never back); create it on first sight."""
-    await advance(ctx, await ensure(ctx, fact), fact)
+    record = await find(ctx, fact.provider_payment_id)
+    created = record is None
+    if record is None:
+        record = await _create(ctx, fact)
+    moved = await advance(ctx, record, fact)
+    ctx.count("purchase", "created" if created else "updated" if moved else "unchanged")
 
 
-async def advance(ctx: ApplyContext, record: Purchase, fact: PaymentFact) -> None:
-    """Apply the fact's status if it is further along than the record's; emit if it changed."""
+async def advance(ctx: ApplyContext, record: Purchase, fact: PaymentFact) -> bool:
+    """Apply the fact's status if it is further along than the record's; emit if it changed.
+
+    True when the purchase moved.
+    """
     if RANK.get(fact.status, -1) <= RANK[record.status]:
-        return
+        return False
     record.status = fact.status
     if fact.status == "paid":
         record.paid_at = record.paid_at or ctx.occurred_at
@@ -114,6 +122,7 @@ async def advance(ctx: ApplyContext, record: Purchase, fact: PaymentFact) -> Non
     event_type = EVENT_FOR.get(record.status)
     if event_type:
         await emit(ctx, event_type, record)
+    return True
 
 
 async def apply_refund(ctx: ApplyContext, fact: RefundFact) -> None:
@@ -122,7 +131,9 @@ async def apply_refund(ctx: ApplyContext, fact: RefundFact) -> None:
     if record is None:
         raise TenantUnknown(fact.provider_payment_id)
     if fact.amount_refunded <= record.amount_refunded:
+        ctx.count("purchase", "unchanged")
         return
+    ctx.count("purchase", "updated")
     record.amount_refunded = fact.amount_refunded
     total = record.amount or fact.amount
     record.status = "refunded" if fact.amount_refunded >= total else "partially_refunded"

@@ -96,6 +96,7 @@ async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
         )
         await remember_customer(ctx, tenant, fact.provider_customer_id)
         await _link_checkout(ctx, record)
+        ctx.count("subscription", "created")
         await emit(
             ctx,
             "subscription.canceled" if fact.status == "canceled" else "subscription.created",
@@ -103,12 +104,15 @@ async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
         )
         return
     if _is_stale(ctx, record, fact):
+        ctx.count("subscription", "stale")
         return
     changed = [name for name, value in values.items() if getattr(record, name) != value]
     record.provider_updated_at = ctx.occurred_at
     if not changed:
         await record.save(using_db=ctx.conn, update_fields=["provider_updated_at"])
+        ctx.count("subscription", "unchanged")
         return
+    ctx.count("subscription", "updated")
     was = record.status
     for name in changed:
         setattr(record, name, values[name])
