@@ -293,6 +293,7 @@ async def test_bad_rows_are_reported_with_their_ids_and_skipped(
             "conflict",
         ),
         907: ({"tenant_id": None}, "missing_tenant_id"),
+        908: ({"stripe_subscription_id": "sub_" + "x" * 300}, "bad_value"),
     }
     for number, (changes, _) in bad_subscriptions.items():
         legacy.subscriptions.append(
@@ -374,3 +375,34 @@ async def test_an_unfinished_run_resumes_after_its_cursor_and_a_finished_one_res
     assert restarted.resumed_after is None
     assert restarted.tally.tenants == 30
     assert restarted.tally.totals()["unchanged"] == legacy.rows
+
+
+async def test_customer_conflicts_are_reported_and_never_reassigned(
+    sources: LegacySources,
+) -> None:
+    legacy = generate(5)
+    # Tenant 1 already has another Stripe customer here (a checkout through us made it).
+    await ProviderCustomer.create(
+        provider_key="stripe",
+        consumer_key="funnel",
+        consumer_tenant_id=tenant_id(1),
+        provider_customer_id="cus_checkout",
+    )
+    row = {"tenant_name": "T", "legal_name": "T SRL", "billing_email": "t@example.test"}
+    legacy.customers = [
+        {**row, "tenant_id": tenant_id(1), "stripe_customer_id": "cus_000001"},
+        {**row, "tenant_id": tenant_id(2), "stripe_customer_id": "cus_000003"},
+        {**row, "tenant_id": tenant_id(3), "stripe_customer_id": "cus_000003"},
+    ]
+
+    report = await run(await sources.make(legacy))
+
+    conflicts = {p.legacy_id: p.message for p in report.tally.skipped}
+    assert set(conflicts) == {tenant_id(1), tenant_id(3)}
+    assert "already has Stripe customer cus_checkout" in conflicts[tenant_id(1)]
+    assert f"belongs to tenant '{tenant_id(2)}'" in conflicts[tenant_id(3)]
+    kept = await ProviderCustomer.get(consumer_tenant_id=tenant_id(1))
+    assert kept.provider_customer_id == "cus_checkout"
+    assert not await ProviderCustomer.filter(consumer_tenant_id=tenant_id(3)).exists()
+    # Its subscriptions still reach the tenant, through our metadata.
+    assert await Subscription.filter(consumer_tenant_id=tenant_id(3)).exists()

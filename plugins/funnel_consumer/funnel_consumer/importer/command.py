@@ -1,7 +1,8 @@
 """`payments import funnel-billing`: the click command around the run loop.
 
 Exit status: 0 when every row was imported (or was already), 1 when any row was
-skipped (each is listed, with why), 2 on bad input or configuration (one line).
+skipped (each is listed, with why), 2 on bad input or configuration (one line), 3 when
+a batch failed unexpectedly and the run stopped (one line; re-running resumes).
 """
 
 from __future__ import annotations
@@ -17,11 +18,18 @@ from core import db
 from core.config import Settings
 from core.errors import ConfigurationError
 from funnel_consumer.importer.display import ProgressBar
-from funnel_consumer.importer.run import DEFAULT_BATCH_SIZE, NAME, ImportOptions, run_import
+from funnel_consumer.importer.run import (
+    DEFAULT_BATCH_SIZE,
+    NAME,
+    ImportOptions,
+    ImportStopped,
+    run_import,
+)
 from funnel_consumer.importer.tally import ImportReport
 
 EXIT_ROWS_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_STOPPED = 3
 
 
 async def _run(options: ImportOptions, settings: Settings) -> ImportReport:
@@ -70,6 +78,9 @@ def funnel_billing(
     except ConfigurationError as error:
         click.echo(f"payments: error: {error}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    except ImportStopped as error:
+        click.echo(f"payments: import stopped: {error}", err=True)
+        sys.exit(EXIT_STOPPED)
     for line in result.summary_lines():
         click.echo(line)
     if report is not None:

@@ -116,12 +116,32 @@ def problem(table: str, row: Row, rejected: RowRejected) -> Problem:
     )
 
 
+MAX_ID_LENGTH = 255
+LIMITS = {"billing_email": 320}
+"""Longest value our columns hold; every other text column holds MAX_ID_LENGTH characters."""
+
+
 def _text(row: Row, column: str) -> str | None:
     value = row.get(column)
     if value is None:
         return None
     text = str(value).strip()
+    if len(text) > LIMITS.get(column, MAX_ID_LENGTH):
+        raise RowRejected(
+            "bad_value", f"{column} is longer than {LIMITS.get(column, MAX_ID_LENGTH)} characters"
+        )
     return text or None
+
+
+def _tenant(row: Row) -> str:
+    """The tenant id exactly as FunnelAI knows it (not trimmed: that would be a guess)."""
+    value = row.get("tenant_id")
+    tenant = "" if value is None else str(value)
+    if not tenant.strip():
+        raise RowRejected("missing_tenant_id", "tenant_id is empty")
+    if len(tenant) > MAX_ID_LENGTH:
+        raise RowRejected("bad_value", "tenant_id is longer than 255 characters")
+    return tenant
 
 
 def _stripe_id(row: Row, column: str) -> str:
@@ -209,7 +229,7 @@ def _newest(*times: datetime | None) -> datetime:
 
 def customer(row: Row) -> LegacyCustomer:
     return LegacyCustomer(
-        tenant_id=str(row["tenant_id"]),
+        tenant_id=_tenant(row),
         provider_customer_id=_stripe_id(row, "stripe_customer_id"),
         tenant_name=_text(row, "tenant_name"),
         legal_name=_text(row, "legal_name"),
@@ -223,7 +243,7 @@ def subscription(row: Row, catalog: dict[str, str], now: datetime) -> LegacySubs
     Its time is the newest of `created_at`, `current_period_start` and `canceled_at`
     (the period's end is a promise about the future, not something that happened).
     """
-    tenant_id = str(row["tenant_id"])
+    tenant_id = _tenant(row)
     subscription_id = _stripe_id(row, "stripe_subscription_id")
     code = _plan(row, catalog, "recurring")
     status = _text(row, "status")
@@ -270,7 +290,7 @@ def payment(row: Row, catalog: dict[str, str], now: datetime) -> LegacyPayment:
     `refunded` is a paid payment followed by a full refund (the legacy table keeps no
     refunded amount, so a partial refund cannot be told apart and is not a status here).
     """
-    tenant_id = str(row["tenant_id"])
+    tenant_id = _tenant(row)
     payment_id = _stripe_id(row, "stripe_payment_intent_id")
     code = _plan(row, catalog, "one_time")
     legacy_status = _text(row, "status")

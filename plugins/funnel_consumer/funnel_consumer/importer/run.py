@@ -35,6 +35,11 @@ class ImportOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
 
 
+class ImportStopped(Exception):
+    """A batch failed in a way validation did not foresee: it was rolled back, the run stopped
+    (its progress stays at the last committed batch, so the next run resumes there)."""
+
+
 class _RollBack(Exception):
     """Raised at the end of a dry run's batch so that its transaction rolls back."""
 
@@ -45,6 +50,7 @@ class _State:
     tally: Tally
     progress: ImportProgress | None
     resumed_after: str | None = None
+    last_batch_rows: int = 0
     catalog: dict[str, str] = field(default_factory=dict)
 
 
@@ -60,15 +66,8 @@ async def run_import(options: ImportOptions, display: Display | None = None) -> 
         try:
             if state.cursor == "":
                 await _report_rows_without_tenant(source, state.tally)
-            while True:
-                tenants = await source.tenant_ids(state.cursor, options.batch_size)
-                if not tenants:
-                    break
-                batch = Batch(
-                    *[await source.rows(table, state.cursor, tenants[-1]) for table in TABLES]
-                )
-                await _write_batch(batch, tenants, state, options)
-                shown.advance(batch.size, state.tally)
+            while await _next_batch(source, state, options):
+                shown.advance(state.last_batch_rows, state.tally)
         finally:
             shown.stop()
         if state.progress is not None:
@@ -123,6 +122,25 @@ async def _begin(source: LegacySource, options: ImportOptions) -> _State:
         progress.finished_at = None
         await progress.save()
     return _State("", tally, progress, catalog=catalog)
+
+
+async def _next_batch(source: LegacySource, state: _State, options: ImportOptions) -> bool:
+    """Read and write the next batch of tenants; False when none is left."""
+    try:
+        tenants = await source.tenant_ids(state.cursor, options.batch_size)
+        if not tenants:
+            return False
+        batch = Batch(*[await source.rows(table, state.cursor, tenants[-1]) for table in TABLES])
+        await _write_batch(batch, tenants, state, options)
+    except Exception as error:
+        where = f"after tenant {state.cursor!r}" if state.cursor else "at the first tenant"
+        then = "re-run to resume there" if state.progress else "nothing was written"
+        raise ImportStopped(
+            f"the batch {where} failed and was rolled back "
+            f"({type(error).__name__}: {error}); {then}"
+        ) from error
+    state.last_batch_rows = batch.size
+    return True
 
 
 async def _report_rows_without_tenant(source: LegacySource, tally: Tally) -> None:

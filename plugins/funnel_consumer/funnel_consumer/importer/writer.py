@@ -41,6 +41,15 @@ class Batch:
         return len(self.customers) + len(self.subscriptions) + len(self.payments)
 
 
+def _ids(legacy: list[Row], column: str) -> set[str]:
+    """The batch's values of a key column that could be ours (the rest fail validation),
+    as `rows` reads them: Stripe ids trimmed, tenant ids as they are."""
+    values = (str(row[column]) for row in legacy if row.get(column) is not None)
+    if column != "tenant_id":
+        values = (value.strip() for value in values)
+    return {value for value in values if 0 < len(value) <= rows.MAX_ID_LENGTH}
+
+
 def _outcome(ctx: ApplyContext) -> tuple[str, bool]:
     """One legacy row's outcome from what its facts did (outcome, newer data kept)."""
     seen = {key.split(".", 1)[1] for key in ctx.outcomes}
@@ -85,8 +94,8 @@ class BatchWriter:
     # --- customers ------------------------------------------------------------------------
 
     async def _customers(self, legacy: list[Row]) -> None:
-        tenants = {str(row["tenant_id"]) for row in legacy}
-        ids = {str(row["stripe_customer_id"]) for row in legacy if row.get("stripe_customer_id")}
+        tenants = _ids(legacy, "tenant_id")
+        ids = _ids(legacy, "stripe_customer_id")
         known = await ProviderCustomer.filter(
             provider_key=PROVIDER_KEY, consumer_key=CONSUMER_KEY, consumer_tenant_id__in=tenants
         ).using_db(self.conn)
@@ -154,7 +163,7 @@ class BatchWriter:
     # --- subscriptions and payments -------------------------------------------------------
 
     async def _subscriptions(self, legacy: list[Row]) -> None:
-        ids = [str(r["stripe_subscription_id"]) for r in legacy if r.get("stripe_subscription_id")]
+        ids = _ids(legacy, "stripe_subscription_id")
         known: dict[str, dict[str, Any]] = {
             values["provider_subscription_id"]: values
             for values in await Subscription.filter(
@@ -221,9 +230,7 @@ class BatchWriter:
         return outcome
 
     async def _payments(self, legacy: list[Row]) -> None:
-        ids = [
-            str(r["stripe_payment_intent_id"]) for r in legacy if r.get("stripe_payment_intent_id")
-        ]
+        ids = _ids(legacy, "stripe_payment_intent_id")
         owners: dict[str, tuple[str, str]] = {
             values["provider_payment_id"]: (values["consumer_key"], values["consumer_tenant_id"])
             for values in await Purchase.filter(
