@@ -14,12 +14,15 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from core.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from core.models import PricingItem, PricingItemProviderPrice
 from core.pagination import Page, SortKey, paginate
+from core.plan_cache import EVERYONE, announce
+from core.plan_cache import cache as plan_cache
 from core.timeutil import utcnow
 
 KINDS = ("recurring", "one_time")
@@ -174,11 +177,18 @@ async def create_item(
         raise Conflict(
             "a provider price of this item belongs to another item", code="provider_price_taken"
         ) from None
+    await catalog_changed()
     return ItemWithPrices(item, await _prices_of(item))
 
 
 def _code_taken(code: str) -> Conflict:
     return Conflict(f"pricing item code '{code}' is already taken", code="pricing_item_code_taken")
+
+
+async def catalog_changed() -> None:
+    """Plan status shows item names and features: every process drops its cached answers."""
+    await announce(connections.get("default"), [EVERYONE])
+    plan_cache.invalidate([EVERYONE])
 
 
 async def find_item(ref: str) -> PricingItem:
@@ -234,6 +244,7 @@ async def update_item(
             await _replace_prices(item, prices)
         elif price_changed:
             await PricingItemProviderPrice.filter(item_id=item.id).delete()
+    await catalog_changed()
     return ItemWithPrices(item, await _prices_of(item))
 
 
@@ -244,6 +255,7 @@ async def archive_item(ref: str) -> None:
         item.active = False
         item.archived_at = utcnow()
         await item.save(update_fields=["active", "archived_at", "updated_at"])
+        await catalog_changed()
 
 
 async def list_items(

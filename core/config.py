@@ -44,6 +44,8 @@ class Settings:
     embedded_dispatcher: bool = True
     """Whether `payments serve` runs the delivery dispatcher in its own process."""
     past_due_grace_days: int = 0
+    plan_status_cache: bool = True
+    """Whether `payments serve` caches plan status (PostgreSQL only; see core/plan_cache.py)."""
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -88,6 +90,7 @@ class Settings:
             delivery_breaker_cooldown=_float(env, "PAYMENTS_DELIVERY_BREAKER_COOLDOWN", 30.0),
             embedded_dispatcher=_bool(env, "PAYMENTS_EMBEDDED_DISPATCHER", True),
             past_due_grace_days=_int(env, "PAYMENTS_PAST_DUE_GRACE_DAYS", 0, minimum=0),
+            plan_status_cache=_bool(env, "PAYMENTS_PLAN_STATUS_CACHE", True),
             env=env,
         )
 

@@ -39,6 +39,8 @@ from core.facts import (
 )
 from core.metrics import WEBHOOK_EVENTS
 from core.models import ProviderEvent
+from core.plan_cache import announce
+from core.plan_cache import cache as plan_cache
 from core.plugins import Registry
 from core.timeutil import utcnow
 
@@ -90,6 +92,7 @@ async def apply_facts(
                 emit_events=emit_events,
             )
         outbox.wake_local()
+        plan_cache.invalidate(ctx.touched)
         return ctx
     ctx = ApplyContext(using_db, provider_key, occurred_at, provider_event_id, emit_events)
     for fact in sorted(facts, key=lambda f: _ORDER[type(f)]):
@@ -103,6 +106,7 @@ async def apply_facts(
             await apply_invoice(ctx, fact)
         else:
             await apply_refund(ctx, fact)
+    await announce(using_db, ctx.touched)
     return ctx
 
 
@@ -174,9 +178,10 @@ async def _store_and_apply(provider_key: str, event: WebhookEvent, body: bytes) 
     as `deferred`, in a second transaction.
     """
     try:
+        touched: set[str] = set()
         async with in_transaction() as conn:
             if event.facts:
-                await apply_facts(
+                ctx = await apply_facts(
                     None,
                     provider_key,
                     event.facts,
@@ -184,9 +189,11 @@ async def _store_and_apply(provider_key: str, event: WebhookEvent, body: bytes) 
                     provider_event_id=event.provider_event_id,
                     using_db=conn,
                 )
+                touched = ctx.touched
             status = "processed" if event.facts else "ignored"
             await _store(provider_key, event, body, status, conn)
-            return status
+        plan_cache.invalidate(touched)  # committed: this process forgets before it answers
+        return status
     except TenantUnknown:
         async with in_transaction() as conn:
             await _store(provider_key, event, body, "deferred", conn)
@@ -229,7 +236,7 @@ async def replay_deferred(registry: Registry, provider_key: str) -> int:
                 )
                 if fresh is None:
                     continue  # another process applied it meanwhile
-                await apply_facts(
+                ctx = await apply_facts(
                     None,
                     provider_key,
                     event.facts,
@@ -240,6 +247,7 @@ async def replay_deferred(registry: Registry, provider_key: str) -> int:
                 fresh.status, fresh.processed_at = "processed", utcnow()
                 await fresh.save(using_db=conn, update_fields=["status", "processed_at"])
                 applied += 1
+            plan_cache.invalidate(ctx.touched)
         except TenantUnknown:
             continue  # still unknown: it stays deferred, and nothing it began was kept
     if applied:

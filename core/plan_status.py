@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 from tortoise import connections
 
+from core.plan_cache import cache
 from core.timeutil import isoformat, utcnow
 
 ENTITLING = ("active", "trialing", "past_due")
@@ -179,7 +180,24 @@ async def _rows(consumer_tenant_id: str, consumer_key: str | None) -> list[_Row]
 async def plan_status(
     consumer_tenant_id: str, consumer_key: str | None, grace_days: int
 ) -> dict[str, Any]:
-    """The contract's plan-status object, from one indexed query."""
+    """The contract's plan-status object: from this process's cache when it can be trusted
+    (`core.plan_cache`), else from one indexed query."""
+    cached = cache.get(consumer_tenant_id, consumer_key)
+    if cached is not None:
+        return {**cached, "evaluatedAt": isoformat(utcnow())}
+    generation = cache.generation
+    answer, valid_for = await evaluate(consumer_tenant_id, consumer_key, grace_days)
+    cache.put(
+        consumer_tenant_id, consumer_key, answer, read_at_generation=generation, valid_for=valid_for
+    )
+    return answer
+
+
+async def evaluate(
+    consumer_tenant_id: str, consumer_key: str | None, grace_days: int
+) -> tuple[dict[str, Any], float | None]:
+    """The answer from the database, and for how many seconds time alone leaves it true
+    (None: until a write changes it)."""
     now = utcnow()
     rows = await _rows(consumer_tenant_id, consumer_key)
     subscriptions = [row for row in rows if row.kind == "s"]
@@ -211,7 +229,12 @@ async def plan_status(
             merge_features(features, current.item_features)
     for purchase in purchases:
         merge_features(features, purchase.item_features)
-    return {
+    valid_for = None
+    if current is not None and entitled and current.status == "past_due":
+        since = current.period_start or current.period_end
+        assert since is not None  # entitled while past_due implies a grace start
+        valid_for = (since + timedelta(days=grace_days) - now).total_seconds()
+    answer = {
         "consumerKey": current.consumer_key if current is not None else consumer_key,
         "consumerTenantId": consumer_tenant_id,
         "entitled": entitled,
@@ -224,3 +247,4 @@ async def plan_status(
         "features": features,
         "evaluatedAt": isoformat(now),
     }
+    return answer, valid_for

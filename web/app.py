@@ -11,6 +11,7 @@ from quart_schema import APIKeySecurityScheme, Info, QuartSchema
 from core import __version__, db
 from core.config import Settings
 from core.dispatcher import Dispatcher
+from core.plan_cache import start_plan_cache, stop_plan_cache
 from core.plugins import build_plugin_manager, load_registry
 from web.auth import HEADER, install_token_guard
 from web.errors import install_error_handlers
@@ -29,6 +30,7 @@ def create_app(
     *,
     connect_database: bool = True,
     dispatcher: bool | None = None,
+    plan_cache: bool | None = None,
 ) -> Quart:
     """Build the app; plugins and `plugins.toml` are loaded now, so bad config fails here.
 
@@ -76,6 +78,9 @@ def create_app(
         for blueprint in blueprints or ():
             app.register_blueprint(blueprint)
 
+    cache_plans = (
+        plan_cache if plan_cache is not None else connect_database and settings.plan_status_cache
+    )
     run_dispatcher = (
         dispatcher if dispatcher is not None else connect_database and settings.embedded_dispatcher
     )
@@ -84,6 +89,8 @@ def create_app(
     async def start() -> None:
         if connect_database:
             await db.connect(settings.database_url)
+        if cache_plans:
+            app.extensions["payments_plan_cache"] = start_plan_cache(settings.database_url)
         await registry.start()
         if run_dispatcher:
             embedded = Dispatcher(settings, registry.consumers)
@@ -92,6 +99,7 @@ def create_app(
 
     @app.after_serving
     async def stop() -> None:
+        await stop_plan_cache(app.extensions.pop("payments_plan_cache", None))
         embedded: Dispatcher | None = app.extensions.pop("payments_dispatcher", None)
         if embedded is not None:
             await embedded.stop()

@@ -69,6 +69,7 @@ def serve(host: str | None, port: int | None, no_dispatcher: bool) -> None:
         settings,
         connect_database=False,
         dispatcher=settings.embedded_dispatcher and not no_dispatcher,
+        plan_cache=settings.plan_status_cache,
     )
     config = hypercorn_config(host or settings.host, port or settings.port)
 

@@ -34,6 +34,8 @@ class ApplyContext:
     emit_events: bool = True
     """False for a backfill that must not notify consumers: records change, no events."""
     emitted: list[NormalizedEvent] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)
+    """Tenants whose records changed: their cached plan status must go (`core.plan_cache`)."""
     outcomes: Counter[str] = field(default_factory=Counter)
     """What the facts did to their records, as counts of `record.outcome` (outcome: created,
     updated, unchanged, or stale: older than the record): a backfill reports them."""
@@ -44,6 +46,7 @@ class ApplyContext:
 
     async def emit(self, event_type: str, tenant: Tenant, data: dict[str, Any]) -> None:
         """Write one normalized event (and its delivery) in this transaction."""
+        self.touched.add(tenant.consumer_tenant_id)
         if not self.emit_events:
             return
         event = await record_event(
