@@ -63,6 +63,8 @@ class IngestResult:
     provider_event_id: str
     status: str
     """processed | ignored | deferred | duplicate"""
+    identified: bool = False
+    """A customer, subscription or purchase became known, so waiting events may now apply."""
 
 
 async def apply_facts(
@@ -135,7 +137,7 @@ async def ingest_webhook(
     if result.status == "duplicate":
         return result
     outbox.wake_local()
-    if result.status == "processed":
+    if result.identified:
         await replay_deferred(registry, provider_key)
     return result
 
@@ -159,9 +161,7 @@ async def _ingest(provider_key: str, event: WebhookEvent, body: bytes) -> Ingest
         return IngestResult(event.provider_event_id, "duplicate")
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            return IngestResult(
-                event.provider_event_id, await _store_and_apply(provider_key, event, body)
-            )
+            return await _store_and_apply(provider_key, event, body)
         except (IntegrityError, OperationalError) as error:
             if await _is_stored(provider_key, event):
                 return IngestResult(event.provider_event_id, "duplicate")
@@ -171,7 +171,7 @@ async def _ingest(provider_key: str, event: WebhookEvent, body: bytes) -> Ingest
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _store_and_apply(provider_key: str, event: WebhookEvent, body: bytes) -> str:
+async def _store_and_apply(provider_key: str, event: WebhookEvent, body: bytes) -> IngestResult:
     """Apply the facts and store the event in one transaction; its status is known by then.
 
     An event whose tenant is not known yet rolls back whatever it began and is stored alone,
@@ -179,6 +179,7 @@ async def _store_and_apply(provider_key: str, event: WebhookEvent, body: bytes) 
     """
     try:
         touched: set[str] = set()
+        identified = False
         async with in_transaction() as conn:
             if event.facts:
                 ctx = await apply_facts(
@@ -189,15 +190,15 @@ async def _store_and_apply(provider_key: str, event: WebhookEvent, body: bytes) 
                     provider_event_id=event.provider_event_id,
                     using_db=conn,
                 )
-                touched = ctx.touched
+                touched, identified = ctx.touched, ctx.identified
             status = "processed" if event.facts else "ignored"
             await _store(provider_key, event, body, status, conn)
         plan_cache.invalidate(touched)  # committed: this process forgets before it answers
-        return status
+        return IngestResult(event.provider_event_id, status, identified)
     except TenantUnknown:
         async with in_transaction() as conn:
             await _store(provider_key, event, body, "deferred", conn)
-        return "deferred"
+        return IngestResult(event.provider_event_id, "deferred")
 
 
 async def _store(

@@ -34,6 +34,9 @@ class ApplyContext:
     emit_events: bool = True
     """False for a backfill that must not notify consumers: records change, no events."""
     emitted: list[NormalizedEvent] = field(default_factory=list)
+    identified: bool = False
+    """Whether a customer, subscription or purchase became known: events kept waiting for
+    their tenant may now apply (`core.ingest.replay_deferred`)."""
     touched: set[str] = field(default_factory=set)
     """Tenants whose records changed: their cached plan status must go (`core.plan_cache`)."""
     outcomes: Counter[str] = field(default_factory=Counter)

@@ -82,6 +82,7 @@ async def _create(ctx: ApplyContext, fact: PaymentFact) -> Purchase:
     if checkout is not None and checkout.purchase_id is None:  # type: ignore[attr-defined]
         checkout.purchase_id = record.id
         await checkout.save(using_db=ctx.conn, update_fields=["purchase_id", "updated_at"])
+    ctx.identified = True
     return record
 
 

@@ -94,6 +94,7 @@ async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
             using_db=ctx.conn,
             **values,
         )
+        ctx.identified = True
         await remember_customer(ctx, tenant, fact.provider_customer_id)
         await _link_checkout(ctx, record)
         ctx.count("subscription", "created")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from tortoise.expressions import Q
+
 from core.appliers.context import ApplyContext, Tenant
 from core.models import PricingItemProviderPrice, ProviderCustomer
 
@@ -62,23 +64,17 @@ async def remember_customer(
     """Record the tenant's customer when a provider object first tells us it."""
     if not provider_customer_id:
         return
+    # One read: is this tenant's customer, or this customer id, already known?
     known = (
         await ProviderCustomer.filter(
+            Q(consumer_key=tenant.consumer_key, consumer_tenant_id=tenant.consumer_tenant_id)
+            | Q(provider_customer_id=provider_customer_id),
             provider_key=ctx.provider_key,
-            consumer_key=tenant.consumer_key,
-            consumer_tenant_id=tenant.consumer_tenant_id,
         )
         .using_db(ctx.conn)
         .exists()
     )
-    taken = (
-        await ProviderCustomer.filter(
-            provider_key=ctx.provider_key, provider_customer_id=provider_customer_id
-        )
-        .using_db(ctx.conn)
-        .exists()
-    )
-    if not known and not taken:
+    if not known:
         await ProviderCustomer.create(
             provider_key=ctx.provider_key,
             consumer_key=tenant.consumer_key,
@@ -86,3 +82,4 @@ async def remember_customer(
             provider_customer_id=provider_customer_id,
             using_db=ctx.conn,
         )
+        ctx.identified = True
