@@ -16,7 +16,7 @@ from quart_schema import hide
 from core.errors import ApiError, Conflict, NotFound, ProviderError
 from core.timeutil import utcnow
 from sandbox_provider import actions, money, store
-from sandbox_provider.runtime import sandbox_provider
+from sandbox_provider.runtime import sandbox_provider, sandbox_providers
 from sandbox_provider.sender import DeliveryFailed
 
 blueprint = Blueprint("sandbox_page", __name__, template_folder="templates")
@@ -161,3 +161,27 @@ async def cancel(session_id: str) -> Response:
     except ApiError as error:
         return await _error(error)
     return _see_other(str(data["cancel_url"]))
+
+
+@blueprint.get("/sandbox/return")
+@hide
+async def return_page() -> Response:
+    """A stand-in for a product's return page, so a fresh clone has a success and a cancel
+    URL to land on (`?session_id={CHECKOUT_SESSION_ID}` or `?checkout=cancel`)."""
+    if not sandbox_providers():
+        return await _error(NotFound("no sandbox provider is enabled", code="route_not_found"))
+    session_id = request.args.get("session_id") or None
+    status = None
+    if session_id:
+        row = await store.find(session_id, store.CHECKOUT_SESSION)
+        status = row.data.get("status") if row is not None else "unknown"
+    if request.args.get("checkout") == "cancel":
+        title, message = "Checkout canceled", "You left the checkout without paying."
+    elif status == "complete":
+        title, message = "Payment complete", "Thank you: the sandbox took the payment."
+    else:
+        title, message = "Back from checkout", "The checkout has not been completed."
+    body = await render_template(
+        "sandbox/return.html", title=title, message=message, session_id=session_id, status=status
+    )
+    return await _html(body)
