@@ -201,6 +201,8 @@ async def finish_attempt(
         changes["delivered_at"] = now
     if status == "failed":
         changes["failed_at"] = now
+    if EventDelivery._meta.db.capabilities.dialect == "postgres":
+        return await _finish_postgres(claimed, owner, attempt, changes)
     async with in_transaction() as connection:
         changed = (
             await EventDelivery.filter(id=claimed.id, lease_owner=owner, status="in_flight")
@@ -227,6 +229,50 @@ async def finish_attempt(
             using_db=connection,
         )
     return True
+
+
+_FINISH_POSTGRES = """
+WITH moved AS (
+    UPDATE event_deliveries
+       SET status = $3::text, attempt_count = $4, next_attempt_at = $5, lease_owner = NULL,
+           lease_expires_at = NULL, last_status_code = $6, last_error = $7, updated_at = $8,
+           delivered_at = CASE WHEN $3::text = 'delivered' THEN $8 ELSE delivered_at END,
+           failed_at = CASE WHEN $3::text = 'failed' THEN $8 ELSE failed_at END
+     WHERE id = $1 AND lease_owner = $2 AND status = 'in_flight'
+    RETURNING id
+)
+INSERT INTO delivery_attempts
+       (delivery_id, number, started_at, duration_ms, status_code, error, response_body)
+SELECT moved.id,
+       COALESCE((SELECT max(number) FROM delivery_attempts WHERE delivery_id = $1), 0) + 1,
+       $9, $10, $6, $7, $11
+  FROM moved
+RETURNING id
+"""
+
+
+async def _finish_postgres(
+    claimed: Claimed, owner: str, attempt: AttemptRecord, changes: dict[str, Any]
+) -> bool:
+    """The same as the transaction below, in one statement (one round trip instead of five):
+    the attempt is inserted only if the guarded update moved the delivery."""
+    _, rows = await EventDelivery._meta.db.execute_query(
+        _FINISH_POSTGRES,
+        [
+            claimed.id,
+            owner,
+            changes["status"],
+            changes["attempt_count"],
+            changes["next_attempt_at"],
+            changes["last_status_code"],
+            changes["last_error"],
+            changes["updated_at"],
+            attempt.started_at,
+            attempt.duration_ms,
+            _cut(attempt.response_body, RESPONSE_BODY_LIMIT),
+        ],
+    )
+    return bool(rows)
 
 
 async def release(owner: str, ids: Sequence[uuid.UUID] | None = None) -> int:
