@@ -13,9 +13,12 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import click
 import pytest
+from funnel_consumer.importer.command import add_to
 from funnel_consumer.importer.run import ImportOptions, run_import
 
+from core.errors import ConfigurationError
 from core.models import ImportProgress, Subscription
 from tests.support.databases import empty_all_tables
 from tests.support.deliveries import eventually
@@ -209,3 +212,24 @@ async def test_memory_stays_flat_from_1000_to_10000_rows(tmp_path: Path) -> None
     assert large["created"] == probes[1][0]
     # Ten times the rows, about the same peak: rows are held one batch at a time.
     assert large["peak"] < small["peak"] * 1.5, (small, large)
+
+
+def test_the_import_group_is_shared_with_other_plugins() -> None:
+    cli = click.Group("payments")
+    theirs = click.Group("import")
+    theirs.add_command(click.Command("crm-contacts", callback=lambda: None))
+    cli.add_command(theirs)
+
+    add_to(cli)
+
+    assert cli.commands["import"] is theirs
+    assert set(theirs.commands) == {"crm-contacts", "funnel-billing"}
+    alone = click.Group("payments")
+    add_to(alone)
+    group = alone.commands["import"]
+    assert isinstance(group, click.Group)
+    assert set(group.commands) == {"funnel-billing"}
+    clash = click.Group("payments")
+    clash.add_command(click.Command("import", callback=lambda: None))
+    with pytest.raises(ConfigurationError, match="not a group"):
+        add_to(clash)
