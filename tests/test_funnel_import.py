@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from funnel_consumer.importer.run import ImportOptions, run_import
+from funnel_consumer.importer.options import ImportOptions
+from funnel_consumer.importer.run import run_import
 from funnel_consumer.importer.tally import ImportReport
 
 from core.models import (

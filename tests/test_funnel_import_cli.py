@@ -16,7 +16,8 @@ from pathlib import Path
 import click
 import pytest
 from funnel_consumer.importer.command import add_to
-from funnel_consumer.importer.run import ImportOptions, run_import
+from funnel_consumer.importer.options import ImportOptions
+from funnel_consumer.importer.run import run_import
 
 from core.errors import ConfigurationError
 from core.models import ImportProgress, Subscription
@@ -161,7 +162,8 @@ async def test_a_killed_run_resumes_to_the_records_of_an_uninterrupted_one(
 MEMORY_PROBE = """
 import asyncio, json, sys, tracemalloc
 from core import db
-from funnel_consumer.importer.run import ImportOptions, run_import
+from funnel_consumer.importer.options import ImportOptions
+from funnel_consumer.importer.run import run_import
 from tests.support.legacy_billing import seed_catalog
 
 async def main(ours: str, source: str) -> None:

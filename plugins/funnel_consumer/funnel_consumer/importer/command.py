@@ -11,21 +11,16 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from core import db
-from core.config import Settings
 from core.errors import ConfigurationError
-from funnel_consumer.importer.display import ProgressBar
-from funnel_consumer.importer.run import (
-    DEFAULT_BATCH_SIZE,
-    NAME,
-    ImportOptions,
-    ImportStopped,
-    run_import,
-)
-from funnel_consumer.importer.tally import ImportReport
+from funnel_consumer.importer.options import DEFAULT_BATCH_SIZE, NAME, ImportOptions
+
+if TYPE_CHECKING:
+    from core.config import Settings
+    from funnel_consumer.importer.tally import ImportReport
 
 EXIT_ROWS_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -33,6 +28,10 @@ EXIT_STOPPED = 3
 
 
 async def _run(options: ImportOptions, settings: Settings) -> ImportReport:
+    from core import db
+    from funnel_consumer.importer.display import ProgressBar
+    from funnel_consumer.importer.run import run_import
+
     await db.connect(settings.database_url)
     try:
         return await run_import(options, ProgressBar("dry run" if options.dry_run else "import"))
@@ -69,6 +68,10 @@ def funnel_billing(
     source: str, dry_run: bool, emit_events: bool, report: Path | None, batch_size: int
 ) -> None:
     """Import FunnelAI's legacy billing tables (re-runnable; see docs/backfill.md)."""
+    # Imported here, not at the top: every `payments` command builds this one.
+    from core.config import Settings
+    from funnel_consumer.importer.run import ImportStopped
+
     options = ImportOptions(
         source_url=source, dry_run=dry_run, emit_events=emit_events, batch_size=batch_size
     )

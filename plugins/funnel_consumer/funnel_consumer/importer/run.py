@@ -18,21 +18,10 @@ from core.models import ImportProgress, PricingItem
 from core.timeutil import isoformat, utcnow
 from funnel_consumer.importer import rows
 from funnel_consumer.importer.display import Display, Silent
+from funnel_consumer.importer.options import NAME, ImportOptions
 from funnel_consumer.importer.source import TABLES, LegacySource, open_source
 from funnel_consumer.importer.tally import ImportReport, Tally
 from funnel_consumer.importer.writer import Batch, BatchWriter
-
-NAME = "funnel-billing"
-DEFAULT_BATCH_SIZE = 100
-"""Tenants per batch (and per transaction)."""
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    source_url: str
-    dry_run: bool = False
-    emit_events: bool = False
-    batch_size: int = DEFAULT_BATCH_SIZE
 
 
 class ImportStopped(Exception):
