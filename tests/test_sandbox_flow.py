@@ -81,12 +81,13 @@ async def serve_app(
 
     stops: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
 
-    async def start(public_url: str | None = None, **env: str) -> Served:
+    async def start(
+        public_url: str | None = None, plugins: str | None = None, **env: str
+    ) -> Served:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        app = create_app(
-            make_settings(sandbox_plugins(public_url or base), **env), connect_database=False
-        )
+        text = plugins.replace("{base}", base) if plugins else sandbox_plugins(public_url or base)
+        app = create_app(make_settings(text, **env), connect_database=False)
         config = Config()
         config.bind = [f"127.0.0.1:{port}"]
         config.accesslog = None
@@ -523,3 +524,77 @@ async def test_an_expired_session_cannot_be_paid(served: Served) -> None:
     assert reply.status == 409
     assert "expired" in text(reply)
     assert await event_types() == ["checkout.expired"]
+
+
+async def test_a_retried_checkout_gets_the_same_session_and_the_tenant_one_customer(
+    served: Served,
+) -> None:
+    body = {
+        "pricingItemCode": "starter_month",
+        "consumerKey": "funnel",
+        "consumerTenantId": "tenant_123",
+        "successUrl": SUCCESS,
+        "cancelUrl": CANCEL,
+    }
+    headers = {"Idempotency-Key": "retry-1"}
+    first = await served.api.post(CHECKOUTS, json=body, headers=headers)
+    again = await served.api.post(CHECKOUTS, json=body, headers=headers)
+    other = await served.api.post(CHECKOUTS, json=body)
+
+    assert (first.status, again.status, other.status) == (201, 201, 201)
+    assert again.body["providerCheckoutSessionId"] == first.body["providerCheckoutSessionId"]
+    assert other.body["providerCheckoutSessionId"] != first.body["providerCheckoutSessionId"]
+    assert await SandboxObject.filter(kind="checkout_session").count() == 2
+    assert await SandboxObject.filter(kind="customer").count() == 1
+    sessions = await CheckoutSession.all()
+    assert {s.provider_customer_id for s in sessions} == {
+        (await SandboxObject.get(kind="customer")).id
+    }
+
+
+TWO_SANDBOXES = """
+[providers.sandbox]
+plugin = "sandbox"
+public_url = "{base}"
+
+[providers.sandbox_b]
+plugin = "sandbox"
+public_url = "{base}"
+webhook_secret = "sandbox-b-secret"
+
+[consumers.funnel]
+plugin = "funnel"
+"""
+
+
+async def test_two_sandbox_keys_keep_their_own_objects_and_webhooks(
+    serve_app: Callable[..., Any],
+) -> None:
+    served: Served = await serve_app(plugins=TWO_SANDBOXES)
+    await add_items(served.api)
+    reply = await served.api.post(
+        CHECKOUTS,
+        json={
+            "providerKey": "sandbox_b",
+            "pricingItemCode": "starter_month",
+            "consumerKey": "funnel",
+            "consumerTenantId": "tenant_b",
+            "successUrl": SUCCESS,
+            "cancelUrl": CANCEL,
+        },
+    )
+    assert reply.status == 201, reply.body
+
+    assert (await click(served.api, reply.body, "pay")).status == 303
+
+    subscription = await Subscription.get(consumer_tenant_id="tenant_b")
+    assert subscription.provider_key == "sandbox_b"
+    assert await ProviderEvent.filter(provider_key="sandbox_b").count() == 3
+    assert await ProviderEvent.filter(provider_key="sandbox").count() == 0
+    assert (await plan(served.api, "tenant_b"))["entitled"] is True
+    body = orjson.dumps({"id": "evt_sbx_x", "type": "customer.created", "created": 1})
+    signed_by_a = {signing.SIGNATURE_HEADER: signing.sign(body, DEVELOPMENT_WEBHOOK_SECRET)}
+    refused = await served.api.post(
+        "/webhooks/sandbox_b", data=body, headers=signed_by_a, token=None
+    )
+    assert refused.status == 400
