@@ -235,3 +235,52 @@ def test_the_import_group_is_shared_with_other_plugins() -> None:
     clash.add_command(click.Command("import", callback=lambda: None))
     with pytest.raises(ConfigurationError, match="not a group"):
         add_to(clash)
+
+
+async def test_a_source_lost_midway_stops_with_one_line_and_keeps_progress(
+    tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    """The legacy PostgreSQL database goes away mid-run: exit 3, progress kept."""
+    sources = LegacySources(tmp_path)
+    source = await sources.make(generate(600), "postgres", name="doomed")
+    ours = tmp_path / "ours.sqlite3"
+    env = {**clean_env, "PAYMENTS_DATABASE_URL": f"sqlite://{ours}"}
+    assert run_payments("migrate", env=env).returncode == 0
+    process = await asyncio.create_subprocess_exec(
+        PAYMENTS,
+        *import_args(source, "--batch-size", "2"),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+    def cursor() -> str | None:
+        with sqlite3.connect(ours, timeout=10) as connection:
+            row = connection.execute("SELECT cursor FROM import_progress").fetchone()
+        return None if row is None else row[0]
+
+    async def moved() -> bool:
+        if process.returncode is not None:
+            raise AssertionError("the import ended before its source went away")
+        return cursor() is not None
+
+    try:
+        await eventually(moved, within=60, what="the progress cursor to move")
+        await sources.close()  # DROP DATABASE ... WITH (FORCE): its connection is cut
+        assert process.stderr is not None
+        stderr = (await asyncio.wait_for(process.stderr.read(), 60)).decode()
+        code = await asyncio.wait_for(process.wait(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert code == 3, stderr
+    assert "Traceback" not in stderr
+    stopped = [line for line in stderr.splitlines() if line.startswith("payments: ")]
+    assert len(stopped) == 1
+    assert stopped[0].startswith("payments: import stopped: the batch after tenant")
+    assert stopped[0].endswith("re-run to resume there"), stopped[0]
+    with sqlite3.connect(ours) as connection:
+        status, kept = connection.execute("SELECT status, cursor FROM import_progress").fetchone()
+    assert (status, kept is not None) == ("running", True)
