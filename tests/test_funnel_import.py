@@ -136,6 +136,7 @@ async def test_a_changed_legacy_row_updates_its_record_on_rerun(sources: LegacyS
     active = next(s for s in legacy.subscriptions if s["status"] == "active")
     pending = next(p for p in legacy.payments if p["status"] == "processing")
     customer = legacy.customers[3]
+    upgraded = next(s for s in legacy.subscriptions if s["status"] == "active" and s is not active)
     counts = (await Subscription.all().count(), await Purchase.all().count())
 
     await execute(
@@ -156,9 +157,18 @@ async def test_a_changed_legacy_row_updates_its_record_on_rerun(sources: LegacyS
         "new-billing@example.test",
         customer["tenant_id"],
     )
+    await execute(
+        url,
+        "UPDATE billing_subscriptions SET plan_code = ?, current_period_start = ?, "
+        "current_period_end = ? WHERE id = ?",
+        "pro_year" if upgraded["plan_code"] == "starter_month" else "starter_month",
+        "2026-11-22T10:00:00Z",
+        "2027-11-22T10:00:00Z",
+        upgraded["id"],
+    )
     again = await run(url)
 
-    assert again.tally.totals()["updated"] == 3
+    assert again.tally.totals()["updated"] == 4
     assert again.tally.totals()["created"] == 0
     record = await Subscription.get(provider_subscription_id=active["stripe_subscription_id"])
     assert record.status == "canceled"
@@ -172,6 +182,9 @@ async def test_a_changed_legacy_row_updates_its_record_on_rerun(sources: LegacyS
     assert stored.billing_email == "new-billing@example.test"
     assert (await Subscription.all().count(), await Purchase.all().count()) == counts
     assert (await plan_status(active["tenant_id"], "funnel", 0))["status"] == "canceled"
+    plan = (await plan_status(upgraded["tenant_id"], "funnel", 0))["plan"]
+    assert plan["code"] != upgraded["plan_code"]
+    assert (await run(url)).tally.totals()["updated"] == 0
 
 
 async def test_emit_events_sends_them_once_and_default_sends_none(sources: LegacySources) -> None:

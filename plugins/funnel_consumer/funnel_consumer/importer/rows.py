@@ -16,6 +16,7 @@ from core.facts import PaymentFact, RefundFact, SubscriptionFact
 from funnel_consumer.importer.source import CUSTOMERS, Row
 
 CONSUMER_KEY = "funnel"
+ITEM_CODE = "pricingItemCode"
 
 SUBSCRIPTION_STATUSES = frozenset(
     {
@@ -96,7 +97,7 @@ def metadata(tenant_id: str, plan_code: str) -> dict[str, str]:
     return {
         "consumerKey": CONSUMER_KEY,
         "consumerTenantId": tenant_id,
-        "pricingItemCode": plan_code,
+        ITEM_CODE: plan_code,
     }
 
 

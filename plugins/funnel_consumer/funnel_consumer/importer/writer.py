@@ -19,8 +19,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from core.appliers.context import ApplyContext
 from core.ingest import apply_facts
 from core.models import ProviderCustomer, Purchase, Subscription
+from core.plan_cache import announce
+from core.timeutil import utcnow
 from funnel_consumer.importer import rows
-from funnel_consumer.importer.rows import CONSUMER_KEY, RowRejected
+from funnel_consumer.importer.rows import CONSUMER_KEY, ITEM_CODE, RowRejected
 from funnel_consumer.importer.source import CUSTOMERS, PAYMENTS, SUBSCRIPTIONS, Row
 from funnel_consumer.importer.tally import Tally
 
@@ -177,6 +179,7 @@ class BatchWriter:
                 "provider_customer_id",
                 "trial_end",
                 "ended_at",
+                "pricing_item_code",
             )
         }
         for row in legacy:
@@ -210,6 +213,11 @@ class BatchWriter:
             )
         ctx = await self._apply([fact], legacy.occurred_at)
         outcome = _outcome(ctx)
+        code = fact.metadata[ITEM_CODE]
+        if record is not None and not outcome[1] and record["pricing_item_code"] != code:
+            await self._change_plan(legacy, code)
+            record["pricing_item_code"] = code
+            outcome = ("updated", False)
         if outcome[0] == "created":
             known[fact.provider_subscription_id] = {
                 "consumer_key": CONSUMER_KEY,
@@ -217,6 +225,7 @@ class BatchWriter:
                 "provider_customer_id": fact.provider_customer_id,
                 "trial_end": None,
                 "ended_at": None,
+                "pricing_item_code": code,
             }
             if legacy.created_at is not None:
                 await (
@@ -228,6 +237,22 @@ class BatchWriter:
                     .update(created_at=legacy.created_at)
                 )
         return outcome
+
+    async def _change_plan(self, legacy: rows.LegacySubscription, code: str) -> None:
+        """The legacy row, not older than the record, names another plan (an upgrade).
+
+        The appliers keep a subscription's item as first seen (Stripe's metadata keeps the
+        checkout's code), so the import moves it itself, and tells plan-status caches.
+        """
+        await (
+            Subscription.filter(
+                provider_key=PROVIDER_KEY,
+                provider_subscription_id=legacy.fact.provider_subscription_id,
+            )
+            .using_db(self.conn)
+            .update(pricing_item_code=code, updated_at=utcnow())
+        )
+        await announce(self.conn, [legacy.tenant_id])
 
     async def _payments(self, legacy: list[Row]) -> None:
         ids = _ids(legacy, "stripe_payment_intent_id")
