@@ -77,6 +77,14 @@ async def test_bad_rows_exit_1_with_a_summary_and_a_json_report(
     assert report["skipped"][0]["id"] == "777"
     assert report["dryRun"] is False
 
+    # Run twice: nothing more to import, the same row reported again, the same exit status.
+    twice = run_payments(*import_args(url, "--report", str(report_path)), env=env, timeout=120)
+    assert twice.returncode == 1, twice.stderr
+    second = json.loads(report_path.read_text())
+    assert second["totals"]["unchanged"] == legacy.rows - 1
+    assert (second["totals"]["created"], second["totals"]["updated"]) == (0, 0)
+    assert second["skipped"] == report["skipped"]
+
     clean = await sources.make(generate(15), name="clean")
     again = run_payments(*import_args(clean, "--dry-run"), env=env, timeout=120)
     assert again.returncode == 0, again.stderr

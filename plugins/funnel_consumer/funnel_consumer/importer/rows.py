@@ -141,7 +141,7 @@ def _tenant(row: Row) -> str:
     if not tenant.strip():
         raise RowRejected("missing_tenant_id", "tenant_id is empty")
     if len(tenant) > MAX_ID_LENGTH:
-        raise RowRejected("bad_value", "tenant_id is longer than 255 characters")
+        raise RowRejected("bad_value", f"tenant_id is longer than {MAX_ID_LENGTH} characters")
     return tenant
 
 
@@ -152,12 +152,10 @@ def _stripe_id(row: Row, column: str) -> str:
     return value
 
 
-def _time(row: Row, column: str, *, required: bool = False) -> datetime | None:
-    """An ISO-8601 time, or a timestamp column's value; a naive one is UTC."""
+def _time(row: Row, column: str) -> datetime | None:
+    """An ISO-8601 time, or a timestamp column's value; a naive one is UTC; empty is None."""
     value = row.get(column)
     if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise RowRejected("bad_date", f"{column} is empty")
         return None
     if isinstance(value, datetime):
         parsed = value
