@@ -248,7 +248,20 @@ async def test_a_trial_item_starts_trialing(served: Served) -> None:
 
     status = await plan(served.api)
     assert (status["status"], status["entitled"]) == ("trialing", True)
-    assert status["subscription"]["trialEnd"] is not None
+    trial_end = status["subscription"]["trialEnd"]
+    assert trial_end > status["evaluatedAt"]
+
+    sub_id = (await Subscription.get(consumer_tenant_id="tenant_123")).provider_subscription_id
+    renewed = await served.api.post(f"{CONTROLS}/subscriptions/{sub_id}/renew")
+
+    assert renewed.body["status"] == "active"
+    assert renewed.body["trialEnd"] == renewed.body["currentPeriodStart"] < trial_end
+    assert renewed.body["latestInvoice"]["amountDue"] == 19000
+    status = await plan(served.api)
+    assert (status["status"], status["subscription"]["trialEnd"]) == (
+        "active",
+        renewed.body["trialEnd"],
+    )
 
 
 async def test_a_one_time_payment_declined_then_paid(served: Served) -> None:

@@ -182,6 +182,8 @@ async def _new_period_invoice(
 ) -> dict[str, Any]:
     start, end = objects.next_period(sub, now)
     sub.update(current_period_start=start, current_period_end=end)
+    if sub.get("trial_end") and float(sub["trial_end"]) > start:
+        sub["trial_end"] = start  # a renewal during the trial ends the trial
     amount = int((sub.get("item") or {}).get("unit_amount") or 0)
     invoice = objects.invoice(store.new_id(store.INVOICE), sub, paid=paid, amount=amount, now=now)
     sub["latest_invoice"] = invoice["id"]
