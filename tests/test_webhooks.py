@@ -564,3 +564,45 @@ async def test_facts_can_be_applied_without_events(hooks: Api) -> None:
     assert (await Subscription.get(provider_subscription_id="sub_quiet")).status == "active"
     assert await NormalizedEvent.all().count() == 0
     assert await EventDelivery.all().count() == 0
+
+
+async def test_a_plan_change_at_the_provider_moves_the_subscription_to_the_new_item(
+    hooks: Api,
+) -> None:
+    from core.models import PricingItemProviderPrice
+
+    pro = await PricingItem.create(
+        code="pro_month",
+        name="Pro",
+        kind="recurring",
+        unit_amount=4900,
+        currency="eur",
+        interval="month",
+        features={"funnels": 50},
+    )
+    starter = await PricingItem.get(code="starter_month")
+    await PricingItemProviderPrice.create(
+        item=starter, provider_key="stripe", provider_price_id="price_starter"
+    )
+    await PricingItemProviderPrice.create(
+        item=pro, provider_key="stripe", provider_price_id="price_pro"
+    )
+    await post_event(hooks, sub_event("created", "sub_plan", "active", T0))
+    upgraded = se.subscription(
+        "sub_plan",
+        status="active",
+        customer="cus_1",
+        period_start=T0,
+        period_end=T0 + MONTH,
+        metadata=se.tenant_metadata("tenant_1", "starter_month"),
+        price="price_pro",
+    )
+    await post_event(hooks, se.event("customer.subscription.updated", upgraded, created=T0 + 60))
+    record = await Subscription.get(provider_subscription_id="sub_plan")
+    assert record.pricing_item_code == "pro_month"
+    plan = (await hooks.get("/internal/payments/tenants/tenant_1/plan-status")).body
+    assert (plan["plan"]["code"], plan["features"]) == ("pro_month", {"funnels": 50})
+    assert await event_types("tenant_1") == ["subscription.created", "subscription.updated"]
+    last = await NormalizedEvent.all().order_by("-created_at").first()
+    assert last is not None
+    assert last.data["pricingItemCode"] == "pro_month"

@@ -14,7 +14,12 @@ from typing import Any
 
 from core import serializers
 from core.appliers.context import ApplyContext, Tenant, TenantUnknown
-from core.appliers.tenancy import remember_customer, resolve_item_code, resolve_tenant
+from core.appliers.tenancy import (
+    item_code_of_price,
+    remember_customer,
+    resolve_item_code,
+    resolve_tenant,
+)
 from core.facts import InvoiceFact, SubscriptionFact
 from core.models import CheckoutSession, Subscription
 
@@ -107,6 +112,9 @@ async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
     if _is_stale(ctx, record, fact):
         ctx.count("subscription", "stale")
         return
+    plan = await item_code_of_price(ctx, fact.provider_price_id)
+    if plan is not None:
+        values["pricing_item_code"] = plan  # a plan change at the provider moves the record
     changed = [name for name, value in values.items() if getattr(record, name) != value]
     record.provider_updated_at = ctx.occurred_at
     if not changed:

@@ -38,24 +38,30 @@ async def resolve_tenant(
     return None
 
 
+async def item_code_of_price(ctx: ApplyContext, provider_price_id: str | None) -> str | None:
+    """The pricing item whose price this is at this provider key (None: not one of ours)."""
+    if not provider_price_id:
+        return None
+    codes = (
+        await PricingItemProviderPrice.filter(
+            provider_key=ctx.provider_key, provider_price_id=provider_price_id
+        )
+        .using_db(ctx.conn)
+        .limit(1)
+        .values_list("item__code", flat=True)
+    )
+    return str(codes[0]) if codes else None
+
+
 async def resolve_item_code(
     ctx: ApplyContext, metadata: Mapping[str, str], provider_price_id: str | None
 ) -> str | None:
-    code = metadata.get(ITEM_CODE)
-    if code:
-        return code
-    if provider_price_id:
-        price = (
-            await PricingItemProviderPrice.filter(
-                provider_key=ctx.provider_key, provider_price_id=provider_price_id
-            )
-            .using_db(ctx.conn)
-            .prefetch_related("item")
-            .first()
-        )
-        if price is not None:
-            return price.item.code
-    return None
+    """What was bought: the item whose provider price it is, else the checkout's metadata.
+
+    The price comes first because a plan change at the provider (upgrade, downgrade) changes
+    the subscription's price but not the metadata our checkout put on it.
+    """
+    return await item_code_of_price(ctx, provider_price_id) or metadata.get(ITEM_CODE) or None
 
 
 async def remember_customer(
