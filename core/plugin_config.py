@@ -13,7 +13,8 @@
 `${NAME}` is replaced by the environment variable NAME; `${NAME:-fallback}` uses the
 fallback when NAME is unset or empty. A setting whose whole value is `${NAME}` with NAME
 unset is left out, so the plugin's own settings model decides whether it was required.
-`enabled = false` keeps an entry in the file but off.
+`enabled = false` keeps an entry in the file but off; after substitution the strings
+"true"/"false" count too, so `enabled = "${PAYMENTS_SANDBOX_ENABLED:-true}"` is a switch.
 """
 
 from __future__ import annotations
@@ -122,7 +123,12 @@ def _entries(path: str, kind: str, tables: Any, env: Mapping[str, str]) -> list[
         if not isinstance(table, dict):
             raise ConfigurationError(f"{where} must be a table")
         settings = _resolve(dict(table), env)
-        if settings.pop("enabled", True) is False:
+        enabled = settings.pop("enabled", True)
+        if isinstance(enabled, str) and enabled.strip().lower() in ("true", "false"):
+            enabled = enabled.strip().lower() == "true"
+        if not isinstance(enabled, bool):
+            raise ConfigurationError(f"{where}: 'enabled' must be true or false, got {enabled!r}")
+        if not enabled:
             continue
         plugin = settings.pop("plugin", None)
         if not isinstance(plugin, str) or not plugin:

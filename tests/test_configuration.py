@@ -64,6 +64,16 @@ events_url = "${URL}"
     assert parsed.consumers[0].settings == {}
 
 
+def test_enabled_can_be_switched_from_the_environment(tmp_path: Path) -> None:
+    text = '[providers.a]\nplugin = "stripe"\nenabled = "${A_ON:-true}"\n[providers.b]\nplugin = "stripe"\n'
+    path = write(tmp_path, text)
+    assert [p.key for p in load_plugins_file(path, {}).providers] == ["a", "b"]
+    assert [p.key for p in load_plugins_file(path, {"A_ON": "false"}).providers] == ["b"]
+    assert "'enabled' must be true or false" in registry_error(
+        tmp_path, '[providers.a]\nplugin = "stripe"\nenabled = "maybe"\n'
+    )
+
+
 def test_unknown_plugin(tmp_path: Path) -> None:
     message = registry_error(tmp_path, '[providers.paypal]\nplugin = "paypal"\n')
     assert "unknown provider plugin 'paypal'" in message
@@ -174,3 +184,20 @@ def test_cli_fails_with_one_clear_line(
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("payments: error: ")
     assert expected in lines[0]
+
+
+def test_production_runs_with_the_sandbox_switched_off(
+    clean_env: dict[str, str], repo_root: Path
+) -> None:
+    env = {
+        **clean_env,
+        "PAYMENTS_ENV": "production",
+        "PAYMENTS_PLUGINS_FILE": str(repo_root / "plugins.toml"),
+        "PAYMENTS_INTERNAL_TOKEN": "t",
+    }
+    refused = run_payments("plugins", env=env)
+    assert refused.returncode == 2
+    assert "[providers.sandbox]" in refused.stderr
+    allowed = run_payments("plugins", env={**env, "PAYMENTS_SANDBOX_ENABLED": "false"})
+    assert allowed.returncode == 0, allowed.stderr
+    assert '"key": "sandbox"' not in allowed.stdout
