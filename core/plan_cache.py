@@ -22,7 +22,6 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -32,23 +31,22 @@ CHANNEL = "payments_plan_status"
 APPLICATION_NAME = "payments-plan-status-listen"
 EVERYONE = "*"
 TTL_SECONDS = 60.0
-CAPACITY = 50_000
+CAPACITY = 20_000
+"""Tenants kept; an answer is a few hundred bytes, so this bounds the cache to a few MB."""
 
 
 class PlanStatusCache:
     """Answers by tenant, then by consumer key (None: not narrowed); least recently used out."""
 
     def __init__(self, capacity: int = CAPACITY, ttl: float = TTL_SECONDS) -> None:
-        self._tenants: OrderedDict[str, dict[str | None, tuple[float, dict[str, Any]]]] = (
-            OrderedDict()
-        )
+        self._tenants: OrderedDict[str, dict[str | None, tuple[float, bytes]]] = OrderedDict()
         self._capacity = capacity
         self._ttl = ttl
         self.generation = 0
         self.enabled = False
         """True only while invalidations from every process can reach us."""
 
-    def get(self, tenant: str, consumer_key: str | None) -> dict[str, Any] | None:
+    def get(self, tenant: str, consumer_key: str | None) -> bytes | None:
         if not self.enabled:
             return None
         answers = self._tenants.get(tenant)
@@ -66,7 +64,7 @@ class PlanStatusCache:
         self,
         tenant: str,
         consumer_key: str | None,
-        answer: dict[str, Any],
+        answer: bytes,
         *,
         read_at_generation: int,
         valid_for: float | None,

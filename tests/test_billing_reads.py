@@ -131,3 +131,13 @@ async def test_plan_status_of_canceled_tenant_keeps_paid_items_only(api: Api) ->
     body = (await api.get("/internal/payments/tenants/t1/plan-status")).body
     assert (body["status"], body["entitled"], body["features"]) == ("canceled", False, {})
     assert body["plan"]["code"] == "starter"
+
+
+async def test_plan_status_checks_its_consumer_key(api: Api) -> None:
+    reply = await api.get(
+        "/internal/payments/tenants/t1/plan-status", query={"consumerKey": "k" * 65}
+    )
+    assert reply.status == 400
+    assert reply.body["code"] == "validation_failed"
+    assert reply.body["details"][0]["field"] == "consumerKey"
+    assert (await api.get("/internal/payments/tenants/t1/plan-status", token=None)).status == 401

@@ -22,13 +22,13 @@ from tests.support.webhooks import SECRET
 
 def test_answers_are_kept_only_while_enabled() -> None:
     cache = PlanStatusCache()
-    cache.put("t1", None, {"a": 1}, read_at_generation=cache.generation, valid_for=None)
+    cache.put("t1", None, b"a1", read_at_generation=cache.generation, valid_for=None)
     assert cache.get("t1", None) is None  # off: nothing kept
     cache.set_enabled(True)
-    cache.put("t1", None, {"a": 1}, read_at_generation=cache.generation, valid_for=None)
-    cache.put("t1", "funnel", {"a": 2}, read_at_generation=cache.generation, valid_for=None)
-    assert cache.get("t1", None) == {"a": 1}
-    assert cache.get("t1", "funnel") == {"a": 2}
+    cache.put("t1", None, b"a1", read_at_generation=cache.generation, valid_for=None)
+    cache.put("t1", "funnel", b"a2", read_at_generation=cache.generation, valid_for=None)
+    assert cache.get("t1", None) == b"a1"
+    assert cache.get("t1", "funnel") == b"a2"
     cache.set_enabled(False)
     assert cache.get("t1", None) is None
     cache.set_enabled(True)
@@ -40,11 +40,11 @@ def test_invalidation_drops_a_tenant_or_everyone() -> None:
     cache.set_enabled(True)
     for tenant in ("t1", "t2"):
         cache.put(
-            tenant, "funnel", {"t": tenant}, read_at_generation=cache.generation, valid_for=None
+            tenant, "funnel", tenant.encode(), read_at_generation=cache.generation, valid_for=None
         )
     cache.invalidate(["t1"])
     assert cache.get("t1", "funnel") is None
-    assert cache.get("t2", "funnel") == {"t": "t2"}
+    assert cache.get("t2", "funnel") == b"t2"
     cache.invalidate(["*"])
     assert cache.get("t2", "funnel") is None
 
@@ -54,23 +54,25 @@ def test_a_read_that_raced_an_invalidation_is_not_kept() -> None:
     cache.set_enabled(True)
     started = cache.generation
     cache.invalidate(["t1"])  # a write committed while the read was in flight
-    cache.put("t1", None, {"old": True}, read_at_generation=started, valid_for=None)
+    cache.put("t1", None, b"old", read_at_generation=started, valid_for=None)
     assert cache.get("t1", None) is None
 
 
 def test_answers_expire_and_the_least_recent_go_first() -> None:
     cache = PlanStatusCache(capacity=2, ttl=60)
     cache.set_enabled(True)
-    cache.put("gone", None, {}, read_at_generation=cache.generation, valid_for=0)
+    cache.put("gone", None, b"{}", read_at_generation=cache.generation, valid_for=0)
     assert cache.get("gone", None) is None
-    cache.put("short", None, {}, read_at_generation=cache.generation, valid_for=0.01)
+    cache.put("short", None, b"{}", read_at_generation=cache.generation, valid_for=0.01)
     time.sleep(0.02)
     assert cache.get("short", None) is None
     for tenant in ("a", "b", "c"):
-        cache.put(tenant, None, {"t": tenant}, read_at_generation=cache.generation, valid_for=None)
+        cache.put(
+            tenant, None, tenant.encode(), read_at_generation=cache.generation, valid_for=None
+        )
     assert len(cache) == 2
     assert cache.get("a", None) is None
-    assert cache.get("c", None) == {"t": "c"}
+    assert cache.get("c", None) == b"c"
 
 
 # --- real processes on PostgreSQL ------------------------------------------------------------------
