@@ -15,8 +15,8 @@ CONTRACT_ROUTES = {
     ("get", "/internal/payments/pricing-items"),
     ("get", "/internal/payments/public/pricing-items"),
     ("post", "/internal/payments/pricing-items"),
-    ("patch", "/internal/payments/pricing-items/{ref}"),
-    ("delete", "/internal/payments/pricing-items/{ref}"),
+    ("patch", "/internal/payments/pricing-items/{id}"),
+    ("delete", "/internal/payments/pricing-items/{id}"),
 }
 
 
@@ -88,6 +88,6 @@ async def test_answers_match_the_documented_schemas(api: Api) -> None:
     for path, method, status, body in checks:
         response_validator(document, path, method, status).validate(body)
     error = await api.patch("/internal/payments/pricing-items/missing", json={"name": "x"})
-    response_validator(document, "/internal/payments/pricing-items/{ref}", "patch", 404).validate(
+    response_validator(document, "/internal/payments/pricing-items/{id}", "patch", 404).validate(
         error.body
     )

@@ -69,12 +69,12 @@ async def list_subscriptions(query_args: SubscriptionQuery) -> Response:
     )
 
 
-@blueprint.get("/tenants/<consumer_tenant_id>/plan-status")
+@blueprint.get("/tenants/<consumerTenantId>/plan-status")
 @security_scheme(SECURED)
 @document_querystring(PlanStatusQuery)
 @document_response(PlanStatusOut, 200)
 @document_response(ErrorBody, 400)
-async def get_plan_status(consumer_tenant_id: str) -> Response:
+async def get_plan_status(consumerTenantId: str) -> Response:
     """What the tenant may do now; `?consumerKey=` narrows to one product.
 
     The hottest route: its one parameter is checked by hand rather than through a model, and
@@ -87,5 +87,5 @@ async def get_plan_status(consumer_tenant_id: str) -> Response:
             f"invalid query parameters: consumerKey: must be 1 to {MAX_CONSUMER_KEY} characters",
         )
     grace = state().settings.past_due_grace_days
-    body = await plan_status_json(consumer_tenant_id, consumer_key, grace)
+    body = await plan_status_json(consumerTenantId, consumer_key, grace)
     return Response(body, mimetype="application/json")

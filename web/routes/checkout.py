@@ -60,11 +60,11 @@ async def create_checkout_session(data: CheckoutSessionCreate) -> Response:
     return json_response(answer.body, answer.status_code)
 
 
-@blueprint.get("/checkout-sessions/<provider_checkout_session_id>")
+@blueprint.get("/checkout-sessions/<providerCheckoutSessionId>")
 @security_scheme(SECURED)
 @document_response(CheckoutSessionOut, 200)
 @document_response(ErrorBody, 404)
-async def get_checkout_session(provider_checkout_session_id: str) -> Response:
+async def get_checkout_session(providerCheckoutSessionId: str) -> Response:
     """The session; while it is open locally it is refreshed from the provider first."""
-    session = await checkout.get_checkout_session(state().registry, provider_checkout_session_id)
+    session = await checkout.get_checkout_session(state().registry, providerCheckoutSessionId)
     return json_response(serializers.checkout_session(session))

@@ -32,22 +32,22 @@ async def list_event_deliveries(query_args: DeliveryQuery) -> Response:
     return json_response({"data": data, "nextCursor": page.next_cursor})
 
 
-@blueprint.get("/event-deliveries/<ref>")
+@blueprint.get("/event-deliveries/<id>")
 @security_scheme(SECURED)
 @document_response(DeliveryDetailOut, 200)
 @document_response(ErrorBody, 404)
-async def get_event_delivery(ref: str) -> Response:
+async def get_event_delivery(id: str) -> Response:
     """One delivery with the event it carries and every attempt (oldest first)."""
-    detail = await deliveries.get_delivery(ref)
+    detail = await deliveries.get_delivery(id)
     return json_response(deliveries.delivery_detail_body(detail))
 
 
-@blueprint.post("/event-deliveries/<ref>/retry")
+@blueprint.post("/event-deliveries/<id>/retry")
 @security_scheme(SECURED)
 @document_response(DeliveryOut, 202)
 @document_response(ErrorBody, 404)
 @document_response(ErrorBody, 409)
-async def retry_event_delivery(ref: str) -> Response:
+async def retry_event_delivery(id: str) -> Response:
     """Re-queue the delivery now (202); 404 unknown; 409 while an attempt is in flight."""
-    delivery = await deliveries.retry_now(ref)
+    delivery = await deliveries.retry_now(id)
     return json_response(deliveries.delivery_body(delivery), 202)

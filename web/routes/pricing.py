@@ -100,14 +100,14 @@ async def create_pricing_item(data: PricingItemCreate) -> Response:
     return json_response(answer.body, answer.status_code)
 
 
-@blueprint.patch("/pricing-items/<ref>")
+@blueprint.patch("/pricing-items/<id>")
 @security_scheme(SECURED)
 @validate_request(PricingItemPatch)
 @document_response(PricingItemOut, 200)
 @document_response(ErrorBody, 400)
 @document_response(ErrorBody, 404)
-async def update_pricing_item(ref: str, data: PricingItemPatch) -> Response:
-    """Change the fields sent; `:ref` is the item's id or its code."""
+async def update_pricing_item(id: str, data: PricingItemPatch) -> Response:
+    """Change the fields sent; `:id` is the item's id or its code."""
     sent = data.model_fields_set - {"provider_prices"}
     changes = {name: getattr(data, name) for name in sent}
     nullable = {"description", "interval"}
@@ -117,14 +117,14 @@ async def update_pricing_item(ref: str, data: PricingItemPatch) -> Response:
     prices = None
     if "provider_prices" in data.model_fields_set:
         prices = _refs(data.provider_prices or [])
-    updated = await catalog.update_item(ref, changes, prices, state().registry.providers.keys())
+    updated = await catalog.update_item(id, changes, prices, state().registry.providers.keys())
     return json_response(_item_body(updated))
 
 
-@blueprint.delete("/pricing-items/<ref>")
+@blueprint.delete("/pricing-items/<id>")
 @security_scheme(SECURED)
 @document_response(ErrorBody, 404)
-async def archive_pricing_item(ref: str) -> Response:
+async def archive_pricing_item(id: str) -> Response:
     """Archive the item (204): inactive, `archivedAt` set, history kept."""
-    await catalog.archive_item(ref)
+    await catalog.archive_item(id)
     return Response(status=204)
