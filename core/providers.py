@@ -23,6 +23,13 @@ CheckoutStatus = Literal["open", "complete", "expired"]
 CAPABILITY_SUBSCRIPTION = "checkout.subscription"
 CAPABILITY_PAYMENT = "checkout.payment"
 CAPABILITY_WEBHOOKS = "webhooks"
+CAPABILITY_ORDER = (CAPABILITY_SUBSCRIPTION, CAPABILITY_PAYMENT, CAPABILITY_WEBHOOKS)
+
+
+def ordered_capabilities(capabilities: frozenset[str]) -> list[str]:
+    """The contract's order (subscription, payment, webhooks), then any others by name."""
+    known = [c for c in CAPABILITY_ORDER if c in capabilities]
+    return known + sorted(capabilities - set(CAPABILITY_ORDER))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ async def test_providers_lists_stripe_as_default(api: Api) -> None:
                 "displayName": "Stripe",
                 "default": True,
                 "configured": False,
-                "capabilities": ["checkout.payment", "checkout.subscription", "webhooks"],
+                "capabilities": ["checkout.subscription", "checkout.payment", "webhooks"],
             }
         ]
     }

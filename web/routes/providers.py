@@ -5,6 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response
 from quart_schema import document_response, security_scheme
 
+from core.providers import ordered_capabilities
 from web.responses import json_response
 from web.schemas.system import ProviderList
 from web.state import state
@@ -26,7 +27,7 @@ async def list_providers() -> Response:
                     "displayName": provider.display_name,
                     "default": provider.key == registry.default_provider_key,
                     "configured": provider.configured,
-                    "capabilities": sorted(provider.capabilities),
+                    "capabilities": ordered_capabilities(provider.capabilities),
                 }
                 for provider in registry.providers.values()
             ]
