@@ -17,7 +17,7 @@ export PORT ?= 3700
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "make: Python 3.11 or newer is required" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade "pip>=24"
+	$(PIP) install --quiet "pip==26.3"
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 	$(PIP) install --quiet -c constraints.txt -e . $(foreach p,$(PLUGINS),-e $(p))
