@@ -12,10 +12,12 @@ dispatcher at once on any database. Polling remains the fallback for both.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from core.models import EventDelivery, NormalizedEvent
@@ -91,6 +93,18 @@ async def record_event(
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown normalized event type {event_type!r}")
+    connection = using_db or NormalizedEvent._meta.db
+    if connection.capabilities.dialect == "postgres":
+        return await _record_postgres(
+            connection,
+            event_type,
+            provider_key=provider_key,
+            provider_event_id=provider_event_id,
+            consumer_key=consumer_key,
+            consumer_tenant_id=consumer_tenant_id,
+            occurred_at=occurred_at,
+            data=data,
+        )
     event = await NormalizedEvent.create(
         type=event_type,
         occurred_at=occurred_at,
@@ -110,4 +124,67 @@ async def record_event(
         using_db=using_db,
     )
     await notify(consumer_key, using_db)
+    return event
+
+
+_RECORD_POSTGRES = """
+WITH event AS (
+    INSERT INTO normalized_events (id, type, occurred_at, provider_key, provider_event_id,
+                                   consumer_key, consumer_tenant_id, data, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+), delivery AS (
+    INSERT INTO event_deliveries (id, event_id, consumer_key, event_type, status, attempt_count,
+                                  next_attempt_at, created_at, updated_at)
+    VALUES ($10, $1, $6, $2, 'pending', 0, $9, $9, $9)
+)
+SELECT pg_notify($11, $6)
+"""
+
+
+async def _record_postgres(
+    connection: BaseDBAsyncClient,
+    event_type: str,
+    *,
+    provider_key: str,
+    provider_event_id: str | None,
+    consumer_key: str,
+    consumer_tenant_id: str,
+    occurred_at: datetime,
+    data: dict[str, Any],
+) -> NormalizedEvent:
+    """The event, its delivery and the NOTIFY in one statement: one round trip, not three.
+
+    This runs on every change a webhook makes, so it skips the ORM's three statements; the
+    foreign key from the delivery to the event is checked at the end of the statement, when
+    both rows exist.
+    """
+    now = utcnow()
+    event = NormalizedEvent(
+        id=uuid.uuid4(),
+        type=event_type,
+        occurred_at=occurred_at,
+        provider_key=provider_key,
+        provider_event_id=provider_event_id,
+        consumer_key=consumer_key,
+        consumer_tenant_id=consumer_tenant_id,
+        data=data,
+        created_at=now,
+    )
+    await connection.execute_query(
+        _RECORD_POSTGRES,
+        [
+            event.id,
+            event_type,
+            occurred_at,
+            provider_key,
+            provider_event_id,
+            consumer_key,
+            consumer_tenant_id,
+            orjson.dumps(data).decode(),
+            now,
+            uuid.uuid4(),
+            NOTIFY_CHANNEL,
+        ],
+    )
+    event._saved_in_db = True
     return event
