@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
-from core import outbox
+from core import outbox, sql
 from core.appliers.checkout import apply_checkout_session
 from core.appliers.context import ApplyContext, TenantUnknown
 from core.appliers.purchases import apply_payment, apply_refund
@@ -142,9 +143,15 @@ async def ingest_webhook(
     return result
 
 
+_STORED = "SELECT 1 FROM provider_events WHERE provider_key = $1 AND provider_event_id = $2 LIMIT 1"
+_ANY_DEFERRED = (
+    "SELECT 1 FROM provider_events WHERE status = 'deferred' AND provider_key = $1 LIMIT 1"
+)
+
+
 async def _is_stored(provider_key: str, event: WebhookEvent) -> bool:
-    return await ProviderEvent.exists(
-        provider_key=provider_key, provider_event_id=event.provider_event_id
+    return await sql.exists(
+        connections.get("default"), _STORED, [provider_key, event.provider_event_id]
     )
 
 
@@ -219,6 +226,8 @@ async def _store(
 
 async def replay_deferred(registry: Registry, provider_key: str) -> int:
     """Apply events kept because their tenant was unknown, oldest first, once it is known."""
+    if not await sql.exists(connections.get("default"), _ANY_DEFERRED, [provider_key]):
+        return 0  # the usual case, answered by one cheap read
     waiting = (
         await ProviderEvent.filter(provider_key=provider_key, status="deferred")
         .order_by("event_created_at", "received_at")

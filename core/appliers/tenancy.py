@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tortoise.expressions import Q
-
+from core import sql
 from core.appliers.context import ApplyContext, Tenant
 from core.models import PricingItemProviderPrice, ProviderCustomer
 
@@ -64,6 +63,12 @@ async def resolve_item_code(
     return await item_code_of_price(ctx, provider_price_id) or metadata.get(ITEM_CODE) or None
 
 
+_CUSTOMER_KNOWN = (
+    "SELECT 1 FROM provider_customers WHERE provider_key = $1"
+    " AND ((consumer_key = $2 AND consumer_tenant_id = $3) OR provider_customer_id = $4) LIMIT 1"
+)
+
+
 async def remember_customer(
     ctx: ApplyContext, tenant: Tenant, provider_customer_id: str | None
 ) -> None:
@@ -71,14 +76,10 @@ async def remember_customer(
     if not provider_customer_id:
         return
     # One read: is this tenant's customer, or this customer id, already known?
-    known = (
-        await ProviderCustomer.filter(
-            Q(consumer_key=tenant.consumer_key, consumer_tenant_id=tenant.consumer_tenant_id)
-            | Q(provider_customer_id=provider_customer_id),
-            provider_key=ctx.provider_key,
-        )
-        .using_db(ctx.conn)
-        .exists()
+    known = await sql.exists(
+        ctx.conn,
+        _CUSTOMER_KNOWN,
+        [ctx.provider_key, tenant.consumer_key, tenant.consumer_tenant_id, provider_customer_id],
     )
     if not known:
         await ProviderCustomer.create(
