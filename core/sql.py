@@ -29,3 +29,12 @@ async def exists(connection: BaseDBAsyncClient, statement: str, values: list[Any
     """Whether the SELECT returns a row (write it with LIMIT 1)."""
     _, rows = await connection.execute_query(for_dialect(connection, statement), values)
     return bool(rows)
+
+
+async def scalar(connection: BaseDBAsyncClient, statement: str, values: list[Any]) -> Any:
+    """The first column of the first row, or None."""
+    _, rows = await connection.execute_query(for_dialect(connection, statement), values)
+    if not rows:
+        return None
+    row = rows[0]
+    return row[0] if not isinstance(row, dict) else next(iter(row.values()))

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from core import sql
 from core.appliers.context import ApplyContext, Tenant
-from core.models import PricingItemProviderPrice, ProviderCustomer
+from core.models import ProviderCustomer
 
 CONSUMER_KEY = "consumerKey"
 TENANT_ID = "consumerTenantId"
@@ -37,19 +37,18 @@ async def resolve_tenant(
     return None
 
 
+_ITEM_OF_PRICE = (
+    "SELECT i.code FROM pricing_item_provider_prices p JOIN pricing_items i ON i.id = p.item_id"
+    " WHERE p.provider_key = $1 AND p.provider_price_id = $2 LIMIT 1"
+)
+
+
 async def item_code_of_price(ctx: ApplyContext, provider_price_id: str | None) -> str | None:
     """The pricing item whose price this is at this provider key (None: not one of ours)."""
     if not provider_price_id:
         return None
-    codes = (
-        await PricingItemProviderPrice.filter(
-            provider_key=ctx.provider_key, provider_price_id=provider_price_id
-        )
-        .using_db(ctx.conn)
-        .limit(1)
-        .values_list("item__code", flat=True)
-    )
-    return str(codes[0]) if codes else None
+    code = await sql.scalar(ctx.conn, _ITEM_OF_PRICE, [ctx.provider_key, provider_price_id])
+    return str(code) if code is not None else None
 
 
 async def resolve_item_code(
