@@ -93,19 +93,9 @@ async def record_event(
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown normalized event type {event_type!r}")
-    connection = using_db or NormalizedEvent._meta.db
-    if connection.capabilities.dialect == "postgres":
-        return await _record_postgres(
-            connection,
-            event_type,
-            provider_key=provider_key,
-            provider_event_id=provider_event_id,
-            consumer_key=consumer_key,
-            consumer_tenant_id=consumer_tenant_id,
-            occurred_at=occurred_at,
-            data=data,
-        )
-    event = await NormalizedEvent.create(
+    now = utcnow()
+    event = NormalizedEvent(
+        id=uuid.uuid4(),
         type=event_type,
         occurred_at=occurred_at,
         provider_key=provider_key,
@@ -113,14 +103,19 @@ async def record_event(
         consumer_key=consumer_key,
         consumer_tenant_id=consumer_tenant_id,
         data=data,
-        using_db=using_db,
+        created_at=now,
     )
+    connection = using_db or NormalizedEvent._meta.db
+    if connection.capabilities.dialect == "postgres":
+        await _record_postgres(connection, event)
+        return event
+    await event.save(using_db=using_db, force_create=True)
     await EventDelivery.create(
         event=event,
         consumer_key=consumer_key,
         event_type=event_type,
         status="pending",
-        next_attempt_at=utcnow(),
+        next_attempt_at=now,
         using_db=using_db,
     )
     await notify(consumer_key, using_db)
@@ -141,50 +136,27 @@ SELECT pg_notify($11, $6)
 """
 
 
-async def _record_postgres(
-    connection: BaseDBAsyncClient,
-    event_type: str,
-    *,
-    provider_key: str,
-    provider_event_id: str | None,
-    consumer_key: str,
-    consumer_tenant_id: str,
-    occurred_at: datetime,
-    data: dict[str, Any],
-) -> NormalizedEvent:
+async def _record_postgres(connection: BaseDBAsyncClient, event: NormalizedEvent) -> None:
     """The event, its delivery and the NOTIFY in one statement: one round trip, not three.
 
     This runs on every change a webhook makes, so it skips the ORM's three statements; the
     foreign key from the delivery to the event is checked at the end of the statement, when
     both rows exist.
     """
-    now = utcnow()
-    event = NormalizedEvent(
-        id=uuid.uuid4(),
-        type=event_type,
-        occurred_at=occurred_at,
-        provider_key=provider_key,
-        provider_event_id=provider_event_id,
-        consumer_key=consumer_key,
-        consumer_tenant_id=consumer_tenant_id,
-        data=data,
-        created_at=now,
-    )
     await connection.execute_query(
         _RECORD_POSTGRES,
         [
             event.id,
-            event_type,
-            occurred_at,
-            provider_key,
-            provider_event_id,
-            consumer_key,
-            consumer_tenant_id,
-            orjson.dumps(data).decode(),
-            now,
+            event.type,
+            event.occurred_at,
+            event.provider_key,
+            event.provider_event_id,
+            event.consumer_key,
+            event.consumer_tenant_id,
+            orjson.dumps(event.data).decode(),
+            event.created_at,
             uuid.uuid4(),
             NOTIFY_CHANNEL,
         ],
     )
     event._saved_in_db = True
-    return event
