@@ -15,6 +15,7 @@ from core.plan_cache import start_plan_cache, stop_plan_cache
 from core.plugins import build_plugin_manager, load_registry
 from web.auth import HEADER, install_token_guard
 from web.errors import install_error_handlers
+from web.fast_plan_status import PlanStatusFastPath
 from web.metrics import blueprint as metrics_blueprint
 from web.metrics import install_request_metrics
 from web.request import PaymentsRequest
@@ -31,6 +32,7 @@ def create_app(
     connect_database: bool = True,
     dispatcher: bool | None = None,
     plan_cache: bool | None = None,
+    fast_plan_status: bool = True,
 ) -> Quart:
     """Build the app; plugins and `plugins.toml` are loaded now, so bad config fails here.
 
@@ -38,7 +40,8 @@ def create_app(
     it when it stops; embedders that manage the connection themselves turn it off.
     `dispatcher` runs the delivery dispatcher while serving; None means
     `settings.embedded_dispatcher` when the app manages its own connection, else off
-    (tests and embedders ask for it explicitly).
+    (tests and embedders ask for it explicitly). `fast_plan_status` answers well-formed
+    plan-status reads below Quart (`web.fast_plan_status`); tests turn it off to compare.
     """
     settings.require_internal_token()
     manager = manager or build_plugin_manager()
@@ -77,6 +80,14 @@ def create_app(
     for blueprints in manager.hook.register_routes():
         for blueprint in blueprints or ():
             app.register_blueprint(blueprint)
+
+    if fast_plan_status:
+        app.asgi_app = PlanStatusFastPath(  # type: ignore[method-assign]
+            app,
+            app.asgi_app,
+            token=settings.internal_token,
+            grace_days=settings.past_due_grace_days,
+        )
 
     cache_plans = (
         plan_cache if plan_cache is not None else connect_database and settings.plan_status_cache

@@ -1,0 +1,146 @@
+"""The plan-status fast path answers exactly as the Quart route does, and leaves it every error."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+from quart import Quart, request_started
+
+from core.config import Settings
+from core.models import PricingItem, Purchase, Subscription
+from core.timeutil import utcnow
+from tests.conftest import TOKEN
+from tests.support.api import Api, Reply
+from web.app import create_app
+
+RULE = "/internal/payments/tenants/<consumerTenantId>/plan-status"
+
+
+@pytest.fixture
+async def twin_apps(
+    database: str, make_settings: Callable[..., Settings]
+) -> AsyncIterator[tuple[Api, Api]]:
+    """The same app twice, over the emptied test database: with the fast path (as served)
+    and without it (Quart alone)."""
+    apps = [
+        create_app(make_settings(), connect_database=False, fast_plan_status=fast)
+        for fast in (True, False)
+    ]
+    contexts: list[Any] = [app.test_app() for app in apps]
+    for context in contexts:
+        await context.__aenter__()
+    yield Api(apps[0], TOKEN), Api(apps[1], TOKEN)
+    for context in contexts:
+        await context.__aexit__(None, None, None)
+
+
+async def _seed() -> None:
+    await PricingItem.create(
+        code="starter",
+        name="Starter",
+        kind="recurring",
+        unit_amount=1900,
+        currency="eur",
+        interval="month",
+        features={"funnels": 5},
+    )
+    await Subscription.create(
+        provider_key="stripe",
+        provider_subscription_id="sub_1",
+        consumer_key="funnel",
+        consumer_tenant_id="t1",
+        pricing_item_code="starter",
+        status="active",
+        current_period_end=utcnow() + timedelta(days=10),
+    )
+    await Purchase.create(
+        provider_key="stripe",
+        provider_payment_id="pi_1",
+        consumer_key="funnel",
+        consumer_tenant_id="t1",
+        pricing_item_code="starter",
+        amount=100,
+        currency="eur",
+        status="paid",
+        paid_at=utcnow(),
+    )
+
+
+def _comparable(reply: Reply) -> tuple[int, Any, str | None, str | None]:
+    body = dict(reply.body) if isinstance(reply.body, dict) else reply.body
+    if isinstance(body, dict):
+        body.pop("evaluatedAt", None)
+    return (
+        reply.status,
+        body,
+        reply.headers.get("content-type"),
+        reply.headers.get("content-length"),
+    )
+
+
+def _quart_requests(app: Quart) -> list[object]:
+    seen: list[object] = []
+
+    async def note(sender: object, **_: Any) -> None:
+        seen.append(sender)
+
+    request_started.connect(note, app, weak=False)
+    return seen
+
+
+def _served(route: str = RULE) -> float:
+    value = REGISTRY.get_sample_value(
+        "payments_http_requests_total", {"method": "GET", "route": route, "status": "200"}
+    )
+    return value or 0.0
+
+
+CASES: list[tuple[str, dict[str, Any]]] = [
+    ("/internal/payments/tenants/t1/plan-status", {}),
+    ("/internal/payments/tenants/t1/plan-status", {"query": {"consumerKey": "funnel"}}),
+    ("/internal/payments/tenants/t1/plan-status", {"query": {"consumerKey": "crm"}}),
+    ("/internal/payments/tenants/nobody/plan-status", {}),
+    ("/internal/payments/tenants/t1/plan-status", {"query": {"consumerKey": "k" * 65}}),
+    ("/internal/payments/tenants/t1/plan-status", {"query": {"consumerKey": ""}}),
+    ("/internal/payments/tenants/t1/plan-status", {"query": {"consumerKey": "fün nel"}}),
+    ("/internal/payments/tenants/t1/plan-status", {"query": {"other": "x"}}),
+    ("/internal/payments/tenants/t1/plan-status", {"token": None}),
+    ("/internal/payments/tenants/t1/plan-status", {"token": "wrong"}),
+    ("/internal/payments/tenants/t1/plan-status/", {}),
+    ("/internal/payments/tenants/t1/plan-statuses", {}),
+]
+
+
+@pytest.mark.parametrize(("path", "options"), CASES)
+async def test_fast_path_answers_as_the_route_does(
+    twin_apps: tuple[Api, Api], path: str, options: dict[str, Any]
+) -> None:
+    await _seed()
+    fast, quart_only = twin_apps
+    assert _comparable(await fast.get(path, **options)) == _comparable(
+        await quart_only.get(path, **options)
+    )
+
+
+async def test_fast_path_skips_quart_only_for_well_formed_authorized_reads(
+    twin_apps: tuple[Api, Api],
+) -> None:
+    await _seed()
+    fast, _ = twin_apps
+    through_quart = _quart_requests(fast.app)
+    before = _served()
+    ok = await fast.get(
+        "/internal/payments/tenants/t1/plan-status", query={"consumerKey": "funnel"}
+    )
+    assert ok.status == 200 and ok.body["status"] == "active"
+    assert through_quart == []  # answered below Quart
+    assert _served() == before + 1  # and counted under the route's rule, as Quart would
+    denied = await fast.get("/internal/payments/tenants/t1/plan-status", token="wrong")
+    assert denied.status == 401 and denied.body["code"] == "unauthorized"
+    posted = await fast.post("/internal/payments/tenants/t1/plan-status")
+    assert posted.status == 405
+    assert len(through_quart) == 2  # errors are Quart's to answer
