@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import serializers
+from core import records, serializers
 from core.appliers import purchases
 from core.appliers.context import ApplyContext, Tenant, TenantUnknown
 from core.appliers.tenancy import ITEM_CODE, remember_customer, resolve_tenant
@@ -19,17 +19,32 @@ from core.models import CheckoutSession, Subscription
 
 STATUS_RANK = {"open": 0, "complete": 1, "expired": 1}
 PAID = frozenset({"paid", "no_payment_required"})
+FILLED_ONCE = (
+    "provider_customer_id",
+    "provider_subscription_id",
+    "provider_payment_id",
+    "amount_total",
+    "currency",
+)
+"""Fields a fact fills in when the session does not know them yet, and never changes after."""
+SESSION_FIELDS = (
+    "status",
+    "payment_status",
+    *FILLED_ONCE,
+    "subscription_id",
+    "purchase_id",
+    "updated_at",
+)
+"""Everything applying a fact may change on a session."""
 
 
 async def _find(ctx: ApplyContext, fact: CheckoutSessionFact) -> CheckoutSession | None:
-    return (
-        await CheckoutSession.filter(
-            provider_key=ctx.provider_key,
-            provider_checkout_session_id=fact.provider_checkout_session_id,
-        )
-        .using_db(ctx.conn)
-        .select_for_update()
-        .first()
+    return await records.find(
+        ctx.conn,
+        CheckoutSession,
+        for_update=True,
+        provider_key=ctx.provider_key,
+        provider_checkout_session_id=fact.provider_checkout_session_id,
     )
 
 
@@ -74,24 +89,16 @@ async def apply_checkout_session(ctx: ApplyContext, fact: CheckoutSessionFact) -
         session.status = fact.status
     if fact.payment_status in PAID and session.payment_status not in PAID:
         session.payment_status = fact.payment_status
-    for name in (
-        "provider_customer_id",
-        "provider_subscription_id",
-        "provider_payment_id",
-        "amount_total",
-        "currency",
-    ):
+    for name in FILLED_ONCE:
         value = getattr(fact, name)
         if value is not None and getattr(session, name) is None:
             setattr(session, name, value)
     if session.provider_subscription_id and session.subscription_id is None:  # type: ignore[attr-defined]
-        subscription = (
-            await Subscription.filter(
-                provider_key=ctx.provider_key,
-                provider_subscription_id=session.provider_subscription_id,
-            )
-            .using_db(ctx.conn)
-            .first()
+        subscription = await records.find(
+            ctx.conn,
+            Subscription,
+            provider_key=ctx.provider_key,
+            provider_subscription_id=session.provider_subscription_id,
         )
         if subscription is not None:
             session.subscription_id = subscription.id
@@ -99,7 +106,7 @@ async def apply_checkout_session(ctx: ApplyContext, fact: CheckoutSessionFact) -
     purchase = await purchases.ensure(ctx, payment) if payment is not None else None
     if purchase is not None:
         session.purchase_id = purchase.id
-    await session.save(using_db=ctx.conn)
+    await records.save_fields(ctx.conn, session, SESSION_FIELDS)
     await remember_customer(ctx, tenant, session.provider_customer_id)
     if session.status != old_status:
         await emit(

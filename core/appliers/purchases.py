@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import serializers
+from core import records, serializers
 from core.appliers.context import ApplyContext, Tenant, TenantUnknown
 from core.appliers.tenancy import resolve_item_code, resolve_tenant
 from core.facts import PaymentFact, RefundFact
@@ -20,13 +20,12 @@ EVENT_FOR = {"paid": "purchase.paid", "failed": "purchase.failed"}
 
 
 async def find(ctx: ApplyContext, provider_payment_id: str) -> Purchase | None:
-    return (
-        await Purchase.filter(
-            provider_key=ctx.provider_key, provider_payment_id=provider_payment_id
-        )
-        .using_db(ctx.conn)
-        .select_for_update()
-        .first()
+    return await records.find(
+        ctx.conn,
+        Purchase,
+        for_update=True,
+        provider_key=ctx.provider_key,
+        provider_payment_id=provider_payment_id,
     )
 
 
@@ -39,14 +38,21 @@ async def emit(ctx: ApplyContext, event_type: str, record: Purchase) -> None:
 
 
 async def _checkout_of(ctx: ApplyContext, fact: PaymentFact) -> CheckoutSession | None:
-    query = CheckoutSession.filter(provider_key=ctx.provider_key).using_db(ctx.conn)
     if fact.provider_checkout_session_id:
-        found = await query.filter(
-            provider_checkout_session_id=fact.provider_checkout_session_id
-        ).first()
+        found = await records.find(
+            ctx.conn,
+            CheckoutSession,
+            provider_key=ctx.provider_key,
+            provider_checkout_session_id=fact.provider_checkout_session_id,
+        )
         if found is not None:
             return found
-    return await query.filter(provider_payment_id=fact.provider_payment_id).first()
+    return await records.find(
+        ctx.conn,
+        CheckoutSession,
+        provider_key=ctx.provider_key,
+        provider_payment_id=fact.provider_payment_id,
+    )
 
 
 async def _create(ctx: ApplyContext, fact: PaymentFact) -> Purchase:
@@ -81,7 +87,7 @@ async def _create(ctx: ApplyContext, fact: PaymentFact) -> Purchase:
     )
     if checkout is not None and checkout.purchase_id is None:  # type: ignore[attr-defined]
         checkout.purchase_id = record.id
-        await checkout.save(using_db=ctx.conn, update_fields=["purchase_id", "updated_at"])
+        await records.save_fields(ctx.conn, checkout, ["purchase_id", "updated_at"])
     ctx.identified = True
     return record
 
@@ -119,7 +125,11 @@ async def advance(ctx: ApplyContext, record: Purchase, fact: PaymentFact) -> boo
     if fact.currency and not record.currency:
         record.currency = fact.currency.lower()
     record.provider_updated_at = max(record.provider_updated_at or ctx.occurred_at, ctx.occurred_at)
-    await record.save(using_db=ctx.conn)
+    await records.save_fields(
+        ctx.conn,
+        record,
+        ["status", "paid_at", "amount", "currency", "provider_updated_at", "updated_at"],
+    )
     event_type = EVENT_FOR.get(record.status)
     if event_type:
         await emit(ctx, event_type, record)
@@ -140,5 +150,7 @@ async def apply_refund(ctx: ApplyContext, fact: RefundFact) -> None:
     record.status = "refunded" if fact.amount_refunded >= total else "partially_refunded"
     if record.status == "refunded" or record.refunded_at is None:
         record.refunded_at = ctx.occurred_at
-    await record.save(using_db=ctx.conn)
+    await records.save_fields(
+        ctx.conn, record, ["amount_refunded", "status", "refunded_at", "updated_at"]
+    )
     await emit(ctx, "purchase.refunded", record)

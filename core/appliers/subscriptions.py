@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import serializers
+from core import records, serializers, sql
 from core.appliers.context import ApplyContext, Tenant, TenantUnknown
 from core.appliers.tenancy import (
     item_code_of_price,
@@ -41,13 +41,12 @@ def _tenant(record: Subscription) -> Tenant:
 
 
 async def find(ctx: ApplyContext, provider_subscription_id: str) -> Subscription | None:
-    return (
-        await Subscription.filter(
-            provider_key=ctx.provider_key, provider_subscription_id=provider_subscription_id
-        )
-        .using_db(ctx.conn)
-        .select_for_update()
-        .first()
+    return await records.find(
+        ctx.conn,
+        Subscription,
+        for_update=True,
+        provider_key=ctx.provider_key,
+        provider_subscription_id=provider_subscription_id,
     )
 
 
@@ -68,15 +67,22 @@ def _is_stale(ctx: ApplyContext, record: Subscription, fact: SubscriptionFact) -
     return ctx.occurred_at == seen and record.status in ENDED and fact.status not in ENDED
 
 
+_LINK_CHECKOUT = (
+    "UPDATE checkout_sessions SET subscription_id = $1"
+    " WHERE provider_key = $2 AND provider_subscription_id = $3 AND subscription_id IS NULL"
+)
+
+
 async def _link_checkout(ctx: ApplyContext, record: Subscription) -> None:
-    await (
-        CheckoutSession.filter(
-            provider_key=ctx.provider_key,
-            provider_subscription_id=record.provider_subscription_id,
-            subscription_id=None,
-        )
-        .using_db(ctx.conn)
-        .update(subscription_id=record.id)
+    """The checkout that started this subscription points at it from now on."""
+    column = CheckoutSession._meta.fields_map["subscription_id"]
+    await ctx.conn.execute_query(
+        sql.for_dialect(ctx.conn, _LINK_CHECKOUT),
+        [
+            column.to_db_value(record.id, CheckoutSession),
+            ctx.provider_key,
+            record.provider_subscription_id,
+        ],
     )
 
 
@@ -118,14 +124,14 @@ async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
     changed = [name for name, value in values.items() if getattr(record, name) != value]
     record.provider_updated_at = ctx.occurred_at
     if not changed:
-        await record.save(using_db=ctx.conn, update_fields=["provider_updated_at"])
+        await records.save_fields(ctx.conn, record, ["provider_updated_at"])
         ctx.count("subscription", "unchanged")
         return
     ctx.count("subscription", "updated")
     was = record.status
     for name in changed:
         setattr(record, name, values[name])
-    await record.save(using_db=ctx.conn)
+    await records.save_fields(ctx.conn, record, [*changed, "provider_updated_at", "updated_at"])
     became_canceled = record.status == "canceled" and was != "canceled"
     await emit(ctx, "subscription.canceled" if became_canceled else "subscription.updated", record)
 
@@ -149,5 +155,7 @@ async def apply_invoice(ctx: ApplyContext, fact: InvoiceFact) -> None:
     record.current_period_end = fact.period_end
     if fact.period_start is not None:
         record.current_period_start = fact.period_start
-    await record.save(using_db=ctx.conn)
+    await records.save_fields(
+        ctx.conn, record, ["current_period_end", "current_period_start", "updated_at"]
+    )
     await emit(ctx, "subscription.updated", record)

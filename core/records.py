@@ -1,0 +1,81 @@
+"""Reading a record for update and saving some of its fields, in hand-written SQL.
+
+The appliers run these for every webhook. Through the ORM each costs more Python building
+the query (filters resolved, SQL rendered) than the database spends answering it; here the
+statement is rendered once per model and shape and cached, and the values still go through
+the model's own fields (`to_db_value`, `_init_from_db`), so the records are the same ORM
+objects with the same conversions either way. `FOR UPDATE` is PostgreSQL's; SQLite takes
+its lock on the whole database at the first write, so it needs none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
+
+from core.sql import for_dialect
+
+M = TypeVar("M", bound=Model)
+_STATEMENTS: dict[tuple[Any, ...], str] = {}
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"'
+
+
+def _select(model: type[Model], keys: tuple[str, ...], for_update: bool) -> str:
+    meta = model._meta
+    columns = ", ".join(_quoted(c) for c in meta.fields_db_projection.values())
+    where = " AND ".join(
+        f"{_quoted(meta.fields_db_projection[k])} = ${n}" for n, k in enumerate(keys, 1)
+    )
+    lock = " FOR UPDATE" if for_update else ""
+    return f"SELECT {columns} FROM {_quoted(meta.db_table)} WHERE {where} LIMIT 1{lock}"
+
+
+async def find(
+    conn: BaseDBAsyncClient, model: type[M], *, for_update: bool = False, **keys: Any
+) -> M | None:
+    """The record whose fields equal `keys` (written for unique keys), locked if asked."""
+    names = tuple(keys)
+    postgres = conn.capabilities.dialect == "postgres"
+    cache_key = ("select", model, names, for_update, postgres)
+    statement = _STATEMENTS.get(cache_key)
+    if statement is None:
+        statement = _STATEMENTS[cache_key] = for_dialect(
+            conn, _select(model, names, for_update and postgres)
+        )
+    fields = model._meta.fields_map
+    values = [fields[name].to_db_value(keys[name], model) for name in names]
+    _, rows = await conn.execute_query(statement, values)
+    if not rows:
+        return None
+    return model._init_from_db(**dict(rows[0]))
+
+
+def _update(model: type[Model], names: tuple[str, ...]) -> str:
+    meta = model._meta
+    assignments = ", ".join(
+        f"{_quoted(meta.fields_db_projection[name])} = ${n}" for n, name in enumerate(names, 1)
+    )
+    pk = _quoted(meta.db_pk_column)
+    return f"UPDATE {_quoted(meta.db_table)} SET {assignments} WHERE {pk} = ${len(names) + 1}"
+
+
+async def save_fields(conn: BaseDBAsyncClient, record: Model, names: Iterable[str]) -> None:
+    """Write exactly the named fields of a stored record in one UPDATE (as the ORM's
+    `save(update_fields=...)`: an `auto_now` time such as `updated_at` moves only if named)."""
+    meta = record._meta
+    wanted = set(names)
+    ordered = tuple(name for name in meta.fields_db_projection if name in wanted)
+    cache_key = ("update", type(record), ordered, conn.capabilities.dialect)
+    statement = _STATEMENTS.get(cache_key)
+    if statement is None:
+        statement = _STATEMENTS[cache_key] = for_dialect(conn, _update(type(record), ordered))
+    fields = meta.fields_map
+    values = [fields[name].to_db_value(getattr(record, name), record) for name in ordered]
+    values.append(fields[meta.pk_attr].to_db_value(record.pk, record))
+    await conn.execute_query(statement, values)
