@@ -23,7 +23,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
-from core import outbox, sql
+from core import outbox, records, sql
 from core.appliers.checkout import apply_checkout_session
 from core.appliers.context import ApplyContext, TenantUnknown
 from core.appliers.purchases import apply_payment, apply_refund
@@ -57,6 +57,8 @@ _ORDER = {
 }
 ATTEMPTS = 3
 DEFERRED_REPLAY_LIMIT = 200
+EVENT_KEY = ("provider_key", "provider_event_id")
+"""The event row's unique key: one row per provider event, however often it arrives."""
 
 
 @dataclass(frozen=True)
@@ -155,17 +157,20 @@ async def _is_stored(provider_key: str, event: WebhookEvent) -> bool:
     )
 
 
+class _AlreadyStored(Exception):
+    """The event row exists: the transaction that found so rolls back and answers duplicate."""
+
+
 async def _ingest(provider_key: str, event: WebhookEvent, body: bytes) -> IngestResult:
     """Store and apply, retrying a transaction that lost a race on a unique key.
 
-    A repeat is usually seen before any transaction starts (one indexed read). When twins
-    race, both may apply their facts, but only one can insert the event row: the other's
-    transaction fails on the unique key, rolls back everything it did, and finds the
-    winner's row. A transaction that lost a race to a *different* event creating the same
-    record (a subscription's `created` and `updated` at once) is simply run again.
+    The event row is written first, unless it exists (`ON CONFLICT DO NOTHING`): a repeat
+    finds it and rolls back at once; a twin arriving while the first is still in flight
+    waits on the unique key until that one commits (then it is a duplicate) or rolls back
+    (then it applies the event itself). A transaction that lost a race to a *different*
+    event creating the same record (a subscription's `created` and `updated` at once) is
+    simply run again.
     """
-    if await _is_stored(provider_key, event):
-        return IngestResult(event.provider_event_id, "duplicate")
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return await _store_and_apply(provider_key, event, body)
@@ -179,15 +184,19 @@ async def _ingest(provider_key: str, event: WebhookEvent, body: bytes) -> Ingest
 
 
 async def _store_and_apply(provider_key: str, event: WebhookEvent, body: bytes) -> IngestResult:
-    """Apply the facts and store the event in one transaction; its status is known by then.
+    """Store the event and apply its facts in one transaction.
 
     An event whose tenant is not known yet rolls back whatever it began and is stored alone,
     as `deferred`, in a second transaction.
     """
+    duplicate = IngestResult(event.provider_event_id, "duplicate")
+    status = "processed" if event.facts else "ignored"
     try:
         touched: set[str] = set()
         identified = False
         async with in_transaction() as conn:
+            if not await _store(provider_key, event, body, status, conn):
+                raise _AlreadyStored
             if event.facts:
                 ctx = await apply_facts(
                     None,
@@ -198,20 +207,21 @@ async def _store_and_apply(provider_key: str, event: WebhookEvent, body: bytes) 
                     using_db=conn,
                 )
                 touched, identified = ctx.touched, ctx.identified
-            status = "processed" if event.facts else "ignored"
-            await _store(provider_key, event, body, status, conn)
         plan_cache.invalidate(touched)  # committed: this process forgets before it answers
         return IngestResult(event.provider_event_id, status, identified)
+    except _AlreadyStored:
+        return duplicate
     except TenantUnknown:
         async with in_transaction() as conn:
-            await _store(provider_key, event, body, "deferred", conn)
-        return IngestResult(event.provider_event_id, "deferred")
+            stored = await _store(provider_key, event, body, "deferred", conn)
+        return IngestResult(event.provider_event_id, "deferred") if stored else duplicate
 
 
 async def _store(
     provider_key: str, event: WebhookEvent, body: bytes, status: str, conn: BaseDBAsyncClient
-) -> None:
-    await ProviderEvent.create(
+) -> bool:
+    """Write the event row unless it exists; whether it was written."""
+    row = ProviderEvent(
         provider_key=provider_key,
         provider_event_id=event.provider_event_id,
         type=event.type,
@@ -220,8 +230,8 @@ async def _store(
         payload=body.decode("utf-8", errors="replace"),
         status=status,
         processed_at=utcnow() if status != "deferred" else None,
-        using_db=conn,
     )
+    return await records.insert_unless_exists(conn, row, EVENT_KEY)
 
 
 async def replay_deferred(registry: Registry, provider_key: str) -> int:

@@ -79,3 +79,38 @@ async def save_fields(conn: BaseDBAsyncClient, record: Model, names: Iterable[st
     values = [fields[name].to_db_value(getattr(record, name), record) for name in ordered]
     values.append(fields[meta.pk_attr].to_db_value(record.pk, record))
     await conn.execute_query(statement, values)
+
+
+def _insert(model: type[Model], names: tuple[str, ...], unique: tuple[str, ...], pg: bool) -> str:
+    meta = model._meta
+    columns = ", ".join(_quoted(meta.fields_db_projection[name]) for name in names)
+    slots = ", ".join(f"${n}" for n in range(1, len(names) + 1))
+    conflict = ", ".join(_quoted(meta.fields_db_projection[name]) for name in unique)
+    insert = (
+        f"INSERT INTO {_quoted(meta.db_table)} ({columns}) VALUES ({slots})"
+        f" ON CONFLICT ({conflict}) DO NOTHING"
+    )
+    if pg:  # a count to read back (the driver's status line for INSERT does not carry it)
+        return f"WITH written AS ({insert} RETURNING 1) SELECT count(*) FROM written"
+    return insert
+
+
+async def insert_unless_exists(
+    conn: BaseDBAsyncClient, record: Model, unique: tuple[str, ...]
+) -> bool:
+    """Insert a new record unless one with the same `unique` fields exists (or is being
+    inserted by a transaction not yet committed, which this waits for); whether it was."""
+    model = type(record)
+    names = tuple(model._meta.fields_db_projection)
+    pg = conn.capabilities.dialect == "postgres"
+    cache_key = ("insert", model, unique, pg)
+    statement = _STATEMENTS.get(cache_key)
+    if statement is None:
+        statement = _STATEMENTS[cache_key] = for_dialect(conn, _insert(model, names, unique, pg))
+    fields = model._meta.fields_map
+    values = [fields[name].to_db_value(getattr(record, name), record) for name in names]
+    count, rows = await conn.execute_query(statement, values)
+    written = rows[0][0] if pg else count
+    if written:
+        record._saved_in_db = True
+    return bool(written)

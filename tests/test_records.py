@@ -1,0 +1,81 @@
+"""The hand-written record SQL of the hot paths behaves as the ORM calls it replaced."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from core import records
+from core.models import ProviderEvent, Subscription
+from core.timeutil import utcnow
+
+
+async def _subscription() -> Subscription:
+    return await Subscription.create(
+        provider_key="stripe",
+        provider_subscription_id="sub_1",
+        consumer_key="funnel",
+        consumer_tenant_id="t1",
+        pricing_item_code="starter",
+        status="active",
+        current_period_end=utcnow() + timedelta(days=10),
+    )
+
+
+async def test_find_returns_the_same_record_as_the_orm(database: str) -> None:
+    created = await _subscription()
+    async with in_transaction() as conn:
+        found = await records.find(
+            conn,
+            Subscription,
+            for_update=True,
+            provider_key="stripe",
+            provider_subscription_id="sub_1",
+        )
+        missing = await records.find(
+            conn, Subscription, provider_key="stripe", provider_subscription_id="sub_2"
+        )
+    orm = await Subscription.get(id=created.id)
+    assert found is not None and missing is None
+    assert {n: getattr(found, n) for n in Subscription._meta.fields_db_projection} == {
+        n: getattr(orm, n) for n in Subscription._meta.fields_db_projection
+    }
+
+
+async def test_save_fields_writes_only_the_fields_named(database: str) -> None:
+    record = await _subscription()
+    before = await Subscription.get(id=record.id)
+    record.status, record.pricing_item_code = "past_due", "pro"
+    await records.save_fields(connections.get("default"), record, ["status"])
+    after = await Subscription.get(id=record.id)
+    assert (after.status, after.pricing_item_code) == ("past_due", "starter")
+    assert after.updated_at == before.updated_at  # not named, not moved
+    await records.save_fields(
+        connections.get("default"), record, ["pricing_item_code", "updated_at"]
+    )
+    moved = await Subscription.get(id=record.id)
+    assert moved.pricing_item_code == "pro" and moved.updated_at > before.updated_at
+
+
+async def test_insert_unless_exists_writes_once(database: str) -> None:
+    def event(status: str) -> ProviderEvent:
+        return ProviderEvent(
+            provider_key="stripe",
+            provider_event_id="evt_1",
+            type="customer.created",
+            event_created_at=utcnow(),
+            payload="{}",
+            status=status,
+        )
+
+    conn = connections.get("default")
+    assert await records.insert_unless_exists(
+        conn, event("ignored"), ("provider_key", "provider_event_id")
+    )
+    assert not await records.insert_unless_exists(
+        conn, event("processed"), ("provider_key", "provider_event_id")
+    )
+    stored = await ProviderEvent.all()
+    assert [(e.status, e.received_at is not None) for e in stored] == [("ignored", True)]
