@@ -15,6 +15,9 @@ Plan status is the read products make on every request they guard, so answers ar
   and an answer is stored only if no invalidation happened since its read began.
 - An answer also expires: after `TTL_SECONDS`, and when time alone would change it (a
   past_due tenant's grace period ending), since no write announces that.
+- It is bounded by bytes, not by tenants: an answer lists the tenant's paid purchases, so
+  its size varies from a few hundred bytes to many kilobytes. The least recently read
+  tenants go first once the answers held pass `CAPACITY_BYTES`.
 """
 
 from __future__ import annotations
@@ -31,16 +34,20 @@ CHANNEL = "payments_plan_status"
 APPLICATION_NAME = "payments-plan-status-listen"
 EVERYONE = "*"
 TTL_SECONDS = 60.0
-CAPACITY = 20_000
-"""Tenants kept; an answer is a few hundred bytes, so this bounds the cache to a few MB."""
+CAPACITY_BYTES = 32 * 1024 * 1024
+"""What the answers held may weigh, with `ENTRY_OVERHEAD` counted for each."""
+ENTRY_OVERHEAD = 200
+"""About what Python spends around one answer (its bytes object, tuple, dict slots)."""
 
 
 class PlanStatusCache:
     """Answers by tenant, then by consumer key (None: not narrowed); least recently used out."""
 
-    def __init__(self, capacity: int = CAPACITY, ttl: float = TTL_SECONDS) -> None:
+    def __init__(self, capacity_bytes: int = CAPACITY_BYTES, ttl: float = TTL_SECONDS) -> None:
         self._tenants: OrderedDict[str, dict[str | None, tuple[float, bytes]]] = OrderedDict()
-        self._capacity = capacity
+        self._capacity = capacity_bytes
+        self.size = 0
+        """Bytes held: the answers' lengths plus `ENTRY_OVERHEAD` each."""
         self._ttl = ttl
         self.generation = 0
         self.enabled = False
@@ -56,6 +63,7 @@ class PlanStatusCache:
         expires, answer = found
         if expires <= time.monotonic():
             del answers[consumer_key]  # type: ignore[union-attr]
+            self.size -= len(answer) + ENTRY_OVERHEAD
             return None
         self._tenants.move_to_end(tenant)
         return answer
@@ -75,23 +83,37 @@ class PlanStatusCache:
         lifetime = self._ttl if valid_for is None else min(self._ttl, valid_for)
         if lifetime <= 0:
             return
-        self._tenants.setdefault(tenant, {})[consumer_key] = (time.monotonic() + lifetime, answer)
+        answers = self._tenants.setdefault(tenant, {})
+        replaced = answers.get(consumer_key)
+        if replaced is not None:
+            self.size -= len(replaced[1]) + ENTRY_OVERHEAD
+        answers[consumer_key] = (time.monotonic() + lifetime, answer)
+        self.size += len(answer) + ENTRY_OVERHEAD
         self._tenants.move_to_end(tenant)
-        while len(self._tenants) > self._capacity:
-            self._tenants.popitem(last=False)
+        while self.size > self._capacity and self._tenants:
+            self._forget(self._tenants.popitem(last=False)[1])
+
+    def _forget(self, answers: dict[str | None, tuple[float, bytes]]) -> None:
+        self.size -= sum(len(answer) + ENTRY_OVERHEAD for _, answer in answers.values())
 
     def invalidate(self, tenants: Iterable[str]) -> None:
         """Drop the answers of these tenants (`*` or the empty reconnect signal: all)."""
         self.generation += 1
         for tenant in tenants:
             if tenant in (EVERYONE, ""):
-                self._tenants.clear()
+                self._clear()
                 return
-            self._tenants.pop(tenant, None)
+            answers = self._tenants.pop(tenant, None)
+            if answers is not None:
+                self._forget(answers)
+
+    def _clear(self) -> None:
+        self._tenants.clear()
+        self.size = 0
 
     def set_enabled(self, enabled: bool) -> None:
         self.generation += 1
-        self._tenants.clear()
+        self._clear()
         self.enabled = enabled
 
     def __len__(self) -> int:

@@ -13,7 +13,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from core.plan_cache import APPLICATION_NAME, PlanStatusCache
+from core.plan_cache import APPLICATION_NAME, ENTRY_OVERHEAD, PlanStatusCache
 from tests.support import stripe_events as se
 from tests.support.databases import POSTGRES_URL, recreate_postgres_database
 from tests.support.processes import PAYMENTS, free_port, run_payments
@@ -59,7 +59,7 @@ def test_a_read_that_raced_an_invalidation_is_not_kept() -> None:
 
 
 def test_answers_expire_and_the_least_recent_go_first() -> None:
-    cache = PlanStatusCache(capacity=2, ttl=60)
+    cache = PlanStatusCache(capacity_bytes=2 * (ENTRY_OVERHEAD + 1), ttl=60)
     cache.set_enabled(True)
     cache.put("gone", None, b"{}", read_at_generation=cache.generation, valid_for=0)
     assert cache.get("gone", None) is None
@@ -73,6 +73,28 @@ def test_answers_expire_and_the_least_recent_go_first() -> None:
     assert len(cache) == 2
     assert cache.get("a", None) is None
     assert cache.get("c", None) == b"c"
+
+
+def test_the_cache_is_bounded_by_the_bytes_it_holds() -> None:
+    cache = PlanStatusCache(capacity_bytes=10_000, ttl=60)
+    cache.set_enabled(True)
+    big, small = b"x" * 4_000, b"{}"
+    for n in range(10):
+        cache.put(f"big{n}", None, big, read_at_generation=cache.generation, valid_for=None)
+    assert len(cache) == 2 and cache.size == 2 * (4_000 + ENTRY_OVERHEAD)
+    for n in range(20):
+        cache.put(f"small{n}", "funnel", small, read_at_generation=cache.generation, valid_for=None)
+    assert len(cache) == 21  # twenty small answers take the room of one large one
+    cache.put("small0", "funnel", big, read_at_generation=cache.generation, valid_for=None)
+    cache.invalidate(["big9", "small1"])
+    assert cache.size == sum(  # replacing, invalidating and evicting all keep the count right
+        len(answer) + ENTRY_OVERHEAD
+        for answers in cache._tenants.values()
+        for _, answer in answers.values()
+    )
+    assert cache.size <= 10_000
+    cache.invalidate(["*"])
+    assert (len(cache), cache.size) == (0, 0)
 
 
 # --- real processes on PostgreSQL ------------------------------------------------------------------
