@@ -74,37 +74,37 @@ def ratio(value: float, baseline: float) -> float:
     return value / baseline if baseline else 0.0
 
 
-def run_baseline(work: Path) -> wrk.LoadResult:
+def run_baseline(work: Path, events_file: Path, results: dict[str, Any]) -> None:
+    """The hello-world baseline, then the two reference routes of `bench/hello.py` under the
+    webhook bodies: receiving them, and committing each in a transaction of its own."""
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     with running(
-        python("bench.hello", str(port)),
-        base_env(),
-        work / "hello.log",
-        f"http://127.0.0.1:{port}/hello",
+        python("bench.hello", str(port), DATABASE), base_env(), work / "hello.log", f"{base}/hello"
     ):
         wrk.run(
-            f"http://127.0.0.1:{port}/hello",
-            wrk.hello_script(),
-            seconds=2,
-            connections=CONNECTIONS,
-            workdir=work,
+            f"{base}/hello", wrk.hello_script(), seconds=2, connections=CONNECTIONS, workdir=work
         )
-        return wrk.run(
-            f"http://127.0.0.1:{port}/hello",
+        results["baseline"] = wrk.run(
+            f"{base}/hello",
             wrk.hello_script(),
             seconds=SECONDS,
             connections=CONNECTIONS,
             workdir=work,
         )
+        for name, path in (("reference_post", "/echo"), ("reference_commit", "/commit")):
+            results[name] = wrk.run(
+                f"{base}{path}",
+                wrk.webhook_script(events_file, path),
+                seconds=SECONDS,
+                connections=CONNECTIONS,
+                workdir=work,
+            )
 
 
-def run_service_phases(work: Path, results: dict[str, Any]) -> None:
+def run_service_phases(work: Path, events_file: Path, results: dict[str, Any]) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    events_file = work / "events.txt"
-    # Enough distinct events that the timed run and the memory run see mostly new ones.
-    count = data.write_webhook_requests(events_file, max(1000, MEMORY_EVENTS // 9), SECRET)
-    results["webhook_events_generated"] = count
     env = service_env(port)
     with running(
         payments("serve", "--no-dispatcher"), env, work / "serve.log", f"{base}/health"
@@ -120,10 +120,12 @@ def run_service_phases(work: Path, results: dict[str, Any]) -> None:
             workdir=work,
         )
         results["ingest"] = ingest
-        # Memory after MEMORY_EVENTS events in all (the timed run counts).
+        # Memory after MEMORY_EVENTS events in all (the timed run counts), sampled about every
+        # quarter of the way: a flat series is what "no growth with work done" looks like.
         done = ingest.requests
+        series = [(done, round(rss_mb(serve.pid), 1))]
         while done < MEMORY_EVENTS:
-            remaining = MEMORY_EVENTS - done
+            remaining = min(MEMORY_EVENTS - done, MEMORY_EVENTS // 4)
             seconds = max(5, min(120, int(remaining / max(ingest.rate, 1)) + 1))
             more = wrk.run(
                 f"{base}/webhooks/stripe",
@@ -133,8 +135,10 @@ def run_service_phases(work: Path, results: dict[str, Any]) -> None:
                 workdir=work,
             )
             done += more.requests
+            series.append((done, round(rss_mb(serve.pid), 1)))
         results["events_posted"] = done
         results["rss_serve_after_mb"] = rss_mb(serve.pid)
+        results["rss_serve_by_events"] = series
 
         results["history_rows"] = on_database(lambda c: data.seed_history(c, TENANTS, HISTORY_ROWS))
         url = f"{base}/internal/payments/tenants/tenant_00000/plan-status"
@@ -218,6 +222,8 @@ def on_database(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
 def report(results: dict[str, Any]) -> dict[str, Any]:
     baseline: wrk.LoadResult = results["baseline"]
     ingest: wrk.LoadResult = results["ingest"]
+    post: wrk.LoadResult = results["reference_post"]
+    commit: wrk.LoadResult = results["reference_commit"]
     plan: wrk.LoadResult = results["plan_status"]
     half: wrk.LoadResult = results["plan_status_half_rate"]
     delivery = results["delivery"]
@@ -228,6 +234,20 @@ def report(results: dict[str, Any]) -> dict[str, Any]:
             f"{baseline.rate:,.0f} req/s",
             f"{baseline.p50_ms:.1f} / {baseline.p99_ms:.1f}",
             "1.00",
+            "",
+        ),
+        (
+            "reference: POST a webhook body, no work",
+            f"{post.rate:,.0f} req/s",
+            f"{post.p50_ms:.1f} / {post.p99_ms:.1f}",
+            f"{ratio(post.rate, baseline.rate):.2f}",
+            "",
+        ),
+        (
+            "reference: POST + commit it (raw asyncpg)",
+            f"{commit.rate:,.0f} req/s",
+            f"{commit.p50_ms:.1f} / {commit.p99_ms:.1f}",
+            f"{ratio(commit.rate, baseline.rate):.2f}",
             "",
         ),
         (
@@ -258,6 +278,13 @@ def report(results: dict[str, Any]) -> dict[str, Any]:
             "",
             "",
             "< 150 MB",
+        ),
+        (
+            "memory serve while ingesting",
+            " ".join(f"{mb:.0f}" for _, mb in results["rss_serve_by_events"]) + " MB",
+            "",
+            "",
+            "flat",
         ),
         (
             "memory worker start -> after",
@@ -311,8 +338,12 @@ def main() -> None:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="payments-bench-") as tmp:
         work = Path(tmp)
-        results["baseline"] = run_baseline(work)
-        run_service_phases(work, results)
+        events_file = work / "events.txt"
+        # Enough distinct events that the timed run and the memory run see mostly new ones.
+        count = data.write_webhook_requests(events_file, max(1000, MEMORY_EVENTS // 9), SECRET)
+        results["webhook_events_generated"] = count
+        run_baseline(work, events_file, results)
+        run_service_phases(work, events_file, results)
         run_delivery(work, results)
     summary = report(results)
     RESULTS.mkdir(exist_ok=True)

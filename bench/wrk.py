@@ -77,7 +77,7 @@ def hello_script() -> str:
     return 'wrk.method = "GET"\n'
 
 
-def webhook_script(requests_file: Path) -> str:
+def webhook_script(requests_file: Path, path: str = "/webhooks/stripe") -> str:
     """Cycle through pre-signed events: the file alternates signature and body lines."""
     return f"""
 local signatures, bodies = {{}}, {{}}
@@ -92,7 +92,7 @@ file:close()
 local index = 0
 request = function()
   index = index % #bodies + 1
-  return wrk.format("POST", "/webhooks/stripe",
+  return wrk.format("POST", "{path}",
     {{["Stripe-Signature"] = signatures[index], ["Content-Type"] = "application/json"}}, bodies[index])
 end
 """
