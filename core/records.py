@@ -85,21 +85,23 @@ def _insert(model: type[Model], names: tuple[str, ...], unique: tuple[str, ...],
     meta = model._meta
     columns = ", ".join(_quoted(meta.fields_db_projection[name]) for name in names)
     slots = ", ".join(f"${n}" for n in range(1, len(names) + 1))
-    conflict = ", ".join(_quoted(meta.fields_db_projection[name]) for name in unique)
-    insert = (
-        f"INSERT INTO {_quoted(meta.db_table)} ({columns}) VALUES ({slots})"
-        f" ON CONFLICT ({conflict}) DO NOTHING"
-    )
+    target = ", ".join(_quoted(meta.fields_db_projection[name]) for name in unique)
+    conflict = f" ON CONFLICT ({target}) DO NOTHING" if unique else " ON CONFLICT DO NOTHING"
+    insert = f"INSERT INTO {_quoted(meta.db_table)} ({columns}) VALUES ({slots}){conflict}"
     if pg:  # a count to read back (the driver's status line for INSERT does not carry it)
         return f"WITH written AS ({insert} RETURNING 1) SELECT count(*) FROM written"
     return insert
 
 
 async def insert_unless_exists(
-    conn: BaseDBAsyncClient, record: Model, unique: tuple[str, ...]
+    conn: BaseDBAsyncClient, record: Model, unique: tuple[str, ...] = ()
 ) -> bool:
     """Insert a new record unless one with the same `unique` fields exists (or is being
-    inserted by a transaction not yet committed, which this waits for); whether it was."""
+    inserted by a transaction not yet committed, which this waits for); whether it was.
+
+    With no `unique` fields named, a clash on any of the table's unique keys counts. The
+    database checks them on the unique indexes themselves, so no query plan is involved.
+    """
     model = type(record)
     names = tuple(model._meta.fields_db_projection)
     pg = conn.capabilities.dialect == "postgres"

@@ -8,7 +8,7 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from core import records
-from core.models import ProviderEvent, Subscription
+from core.models import ProviderCustomer, ProviderEvent, Subscription
 from core.timeutil import utcnow
 
 
@@ -79,3 +79,27 @@ async def test_insert_unless_exists_writes_once(database: str) -> None:
     )
     stored = await ProviderEvent.all()
     assert [(e.status, e.received_at is not None) for e in stored] == [("ignored", True)]
+
+
+async def test_insert_unless_exists_without_a_target_yields_to_any_unique_key(
+    database: str,
+) -> None:
+    def customer(tenant: str, customer_id: str) -> ProviderCustomer:
+        return ProviderCustomer(
+            provider_key="stripe",
+            consumer_key="funnel",
+            consumer_tenant_id=tenant,
+            provider_customer_id=customer_id,
+        )
+
+    conn = connections.get("default")
+    assert await records.insert_unless_exists(conn, customer("t1", "cus_1"))
+    assert not await records.insert_unless_exists(conn, customer("t1", "cus_2"))  # tenant known
+    assert not await records.insert_unless_exists(conn, customer("t2", "cus_1"))  # id known
+    assert await records.insert_unless_exists(conn, customer("t2", "cus_2"))
+    pairs = (
+        await ProviderCustomer.all()
+        .order_by("consumer_tenant_id")
+        .values_list("consumer_tenant_id", "provider_customer_id")
+    )
+    assert pairs == [("t1", "cus_1"), ("t2", "cus_2")]
