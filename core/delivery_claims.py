@@ -2,7 +2,7 @@
 
 A claimed delivery is `in_flight` with a `lease_owner` and `lease_expires_at`. Due means
 `pending` with `next_attempt_at <= now`, or `in_flight` with an expired lease (its worker
-died). On PostgreSQL one `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)`
+died). On PostgreSQL one `UPDATE ... WHERE id IN (... FOR UPDATE SKIP LOCKED)`
 claims a batch, so any number of workers can share the table without sending one
 delivery twice at once. On SQLite one dispatcher per database file is the rule; its claim
 still runs in a transaction.
@@ -106,17 +106,30 @@ async def _claim_postgres(
             branches.append(
                 f"(consumer_key = ${len(values) - 1} AND event_type = ANY(${len(values)}::text[]))"
             )
+    # Two branches, each an ordered range of the (status, next_attempt_at) index that stops
+    # after `limit` rows. As one `(pending AND due) OR (in_flight AND expired)`, PostgreSQL
+    # read and sorted every due delivery on each claim.
+    in_scope = " OR ".join(branches)
     sql = f"""
+        WITH pending AS (
+            SELECT id, next_attempt_at FROM event_deliveries
+             WHERE status = 'pending' AND next_attempt_at <= $3 AND ({in_scope})
+             ORDER BY next_attempt_at
+             LIMIT $4
+               FOR UPDATE SKIP LOCKED
+        ), expired AS (
+            SELECT id, next_attempt_at FROM event_deliveries
+             WHERE status = 'in_flight' AND lease_expires_at <= $3 AND ({in_scope})
+             ORDER BY next_attempt_at
+             LIMIT $4
+               FOR UPDATE SKIP LOCKED
+        )
         UPDATE event_deliveries
            SET status = 'in_flight', lease_owner = $1, lease_expires_at = $2, updated_at = $3
          WHERE id IN (
-               SELECT id FROM event_deliveries
-                WHERE ((status = 'pending' AND next_attempt_at <= $3)
-                       OR (status = 'in_flight' AND lease_expires_at <= $3))
-                  AND ({" OR ".join(branches)})
+               SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) due
                 ORDER BY next_attempt_at
-                LIMIT $4
-                  FOR UPDATE SKIP LOCKED)
+                LIMIT $4)
         RETURNING id, event_id, consumer_key, event_type, attempt_count
     """
     rows = await EventDelivery._meta.db.execute_query_dict(sql, values)
