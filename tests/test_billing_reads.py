@@ -7,39 +7,10 @@ from typing import Any
 
 import pytest
 
-from core.models import PricingItem, Purchase, Subscription
+from core.models import PricingItem
 from core.timeutil import utcnow
 from tests.support.api import Api
-
-
-async def purchase(n: int, **fields: Any) -> Purchase:
-    values: dict[str, Any] = {
-        "provider_key": "stripe",
-        "provider_payment_id": f"pi_{n}",
-        "consumer_key": "funnel",
-        "consumer_tenant_id": "t1",
-        "pricing_item_code": "lifetime",
-        "amount": 100,
-        "currency": "eur",
-        "status": "paid",
-        "paid_at": utcnow(),
-    }
-    values.update(fields)
-    return await Purchase.create(**values)
-
-
-async def subscription(n: int, **fields: Any) -> Subscription:
-    values: dict[str, Any] = {
-        "provider_key": "stripe",
-        "provider_subscription_id": f"sub_{n}",
-        "consumer_key": "funnel",
-        "consumer_tenant_id": "t1",
-        "pricing_item_code": "starter",
-        "status": "active",
-        "current_period_end": utcnow() + timedelta(days=10),
-    }
-    values.update(fields)
-    return await Subscription.create(**values)
+from tests.support.billing import purchase, subscription
 
 
 @pytest.mark.parametrize("resource", ["purchases", "subscriptions"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,10 +10,10 @@ from prometheus_client import REGISTRY
 from quart import Quart, request_started
 
 from core.config import Settings
-from core.models import PricingItem, Purchase, Subscription
-from core.timeutil import utcnow
+from core.models import PricingItem
 from tests.conftest import TOKEN
 from tests.support.api import Api, Reply
+from tests.support.billing import purchase, subscription
 from web.app import create_app
 
 RULE = "/internal/payments/tenants/<consumerTenantId>/plan-status"
@@ -48,26 +47,8 @@ async def _seed() -> None:
         interval="month",
         features={"funnels": 5},
     )
-    await Subscription.create(
-        provider_key="stripe",
-        provider_subscription_id="sub_1",
-        consumer_key="funnel",
-        consumer_tenant_id="t1",
-        pricing_item_code="starter",
-        status="active",
-        current_period_end=utcnow() + timedelta(days=10),
-    )
-    await Purchase.create(
-        provider_key="stripe",
-        provider_payment_id="pi_1",
-        consumer_key="funnel",
-        consumer_tenant_id="t1",
-        pricing_item_code="starter",
-        amount=100,
-        currency="eur",
-        status="paid",
-        paid_at=utcnow(),
-    )
+    await subscription(1)
+    await purchase(1, pricing_item_code="starter")
 
 
 def _comparable(reply: Reply) -> tuple[int, Any, str | None, str | None]:

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from core import records
 from core.models import ProviderCustomer, ProviderEvent, Subscription
 from core.timeutil import utcnow
-
-
-async def _subscription() -> Subscription:
-    return await Subscription.create(
-        provider_key="stripe",
-        provider_subscription_id="sub_1",
-        consumer_key="funnel",
-        consumer_tenant_id="t1",
-        pricing_item_code="starter",
-        status="active",
-        current_period_end=utcnow() + timedelta(days=10),
-    )
+from tests.support.billing import subscription
 
 
 async def test_find_returns_the_same_record_as_the_orm(database: str) -> None:
-    created = await _subscription()
+    created = await subscription(1)
     async with in_transaction() as conn:
         found = await records.find(
             conn,
@@ -45,7 +32,7 @@ async def test_find_returns_the_same_record_as_the_orm(database: str) -> None:
 
 
 async def test_save_fields_writes_only_the_fields_named(database: str) -> None:
-    record = await _subscription()
+    record = await subscription(1)
     before = await Subscription.get(id=record.id)
     record.status, record.pricing_item_code = "past_due", "pro"
     await records.save_fields(connections.get("default"), record, ["status"])
