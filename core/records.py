@@ -39,7 +39,8 @@ def _select(model: type[Model], keys: tuple[str, ...], for_update: bool) -> str:
 async def find(
     conn: BaseDBAsyncClient, model: type[M], *, for_update: bool = False, **keys: Any
 ) -> M | None:
-    """The record whose fields equal `keys` (written for unique keys), locked if asked."""
+    """The record whose fields equal `keys`, locked if asked (written for unique keys; with
+    several matches, any one). A None key matches nothing: this is `=`, not `IS NULL`."""
     names = tuple(keys)
     postgres = conn.capabilities.dialect == "postgres"
     cache_key = ("select", model, names, for_update, postgres)
