@@ -15,7 +15,7 @@ import pytest
 
 from core.plan_cache import APPLICATION_NAME, ENTRY_OVERHEAD, PlanStatusCache
 from tests.support import stripe_events as se
-from tests.support.databases import POSTGRES_URL, recreate_postgres_database
+from tests.support.databases import recreate_postgres_database, sibling_url
 from tests.support.processes import PAYMENTS, free_port, run_payments
 from tests.support.webhooks import SECRET
 
@@ -99,7 +99,7 @@ def test_the_cache_is_bounded_by_the_bytes_it_holds() -> None:
 
 # --- real processes on PostgreSQL ------------------------------------------------------------------
 
-SHARED = POSTGRES_URL.rsplit("/", 1)[0] + "/payments_test_plan_cache"
+SHARED = sibling_url("plan_cache")
 T0 = 1_790_000_000
 
 

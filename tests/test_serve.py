@@ -11,7 +11,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from tests.support.databases import POSTGRES_URL, recreate_postgres_database
+from tests.support.databases import recreate_postgres_database, sibling_url
 from tests.support.processes import PAYMENTS, free_port, run_payments
 
 
@@ -69,7 +69,8 @@ async def test_serve_lists_providers_over_http(served: str) -> None:
             assert (await r.json())["database"] == "ok"
 
 
-DOOMED = POSTGRES_URL.rsplit("/", 1)[0] + "/payments_test_doomed"
+DOOMED = sibling_url("doomed")
+DOOMED_NAME = DOOMED.rsplit("/", 1)[1]
 
 
 @pytest.mark.parametrize("served", [DOOMED], indirect=True)
@@ -77,9 +78,9 @@ async def test_health_is_503_when_the_database_goes_away(served: str) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{served}/health") as r:
             assert r.status == 200
-        admin = await asyncpg.connect(DOOMED.replace("payments_test_doomed", "postgres"))
+        admin = await asyncpg.connect(DOOMED.rsplit("/", 1)[0] + "/postgres")
         try:
-            await admin.execute('DROP DATABASE "payments_test_doomed" WITH (FORCE)')
+            await admin.execute(f'DROP DATABASE "{DOOMED_NAME}" WITH (FORCE)')
         finally:
             await admin.close()
         async with http.get(f"{served}/health") as r:

@@ -18,6 +18,13 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+def sibling_url(suffix: str) -> str:
+    """A database of this session's own beside the test database (`<name>_<suffix>`), so
+    two checkouts testing at once with different PAYMENTS_TEST_POSTGRES_URL never share one."""
+    base, name = POSTGRES_URL.rsplit("/", 1)
+    return f"{base}/{name}_{suffix}"
+
+
 def backends() -> list[str]:
     chosen = os.environ.get("PAYMENTS_TEST_BACKENDS", "sqlite,postgres")
     return [name.strip() for name in chosen.split(",") if name.strip()]
