@@ -54,7 +54,7 @@ unit: $(TEST_STAMP)
 ## bench: the benchmarks on PostgreSQL (bench/README.md); installs Debian's wrk if missing
 bench: $(TEST_STAMP)
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk; }
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 ## test: lint, type-check, then the whole suite on SQLite and PostgreSQL
 test: lint typecheck unit

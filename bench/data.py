@@ -88,10 +88,46 @@ def _lifecycle(n: int, start: int) -> list[dict[str, Any]]:
     ]
 
 
-def write_webhook_requests(path: Path, tenants: int, secret: str, seed: int = 7) -> int:
-    """Signed events for `tenants` tenants, interleaved, 10% duplicates, a few out of order."""
-    rng = random.Random(seed)
-    streams = [_lifecycle(n, 1_780_000_000 + n) for n in range(tenants)]
+def _foreign(n: int, start: int) -> list[dict[str, Any]]:
+    """Events about objects no tenant of ours owns: another app on the same Stripe account,
+    or the dashboard. No metadata of ours and customers we never saw, so the service can
+    never place them: it stores them deferred and must not let them slow anything else."""
+    customer, sub = f"cus_x{n}", f"sub_x{n}"
+    kind = n % 3
+    if kind == 0:
+        obj = se.subscription(
+            sub, status="active", customer=customer, period_start=start, period_end=start + MONTH
+        )
+        return [se.event("customer.subscription.updated", obj, created=start)]
+    if kind == 1:
+        obj = se.invoice(
+            f"in_x{n}",
+            subscription_id=sub,
+            customer=customer,
+            period_start=start,
+            period_end=start + MONTH,
+        )
+        return [se.event("invoice.paid", obj, created=start)]
+    refunded = se.charge(f"ch_x{n}", payment_intent=f"pi_x{n}", amount=2500, amount_refunded=2500)
+    return [se.event("charge.refunded", refunded, created=start)]
+
+
+def write_webhook_requests(
+    path: Path,
+    tenants: int,
+    secret: str,
+    seed: int = 7,
+    *,
+    foreign: float = 0.0,
+    first_tenant: int = 0,
+) -> int:
+    """Signed events for `tenants` tenants (numbered from `first_tenant`), interleaved, 10%
+    duplicates, a few out of order, and a `foreign` share of events the service can never
+    place (`_foreign`), signed now (a file is good for the signature tolerance, 300 s)."""
+    rng = random.Random(seed + first_tenant)
+    streams = [
+        _lifecycle(n, 1_780_000_000 + n) for n in range(first_tenant, first_tenant + tenants)
+    ]
     ordered: list[dict[str, Any]] = []
     while streams:
         stream = streams[rng.randrange(len(streams))]
@@ -101,6 +137,11 @@ def write_webhook_requests(path: Path, tenants: int, secret: str, seed: int = 7)
     for _ in range(len(ordered) // 50):  # a few out of order: swap neighbours
         i = rng.randrange(len(ordered) - 1)
         ordered[i], ordered[i + 1] = ordered[i + 1], ordered[i]
+    strangers = round(len(ordered) * foreign / (1 - foreign)) if foreign < 1 else 0
+    for k in range(strangers):
+        n = first_tenant * 10 + k
+        for stray in _foreign(n, 1_780_000_000 + n):
+            ordered.insert(rng.randrange(len(ordered) + 1), stray)
     for _ in range(len(ordered) // 10):  # 10% duplicates, redelivered a little later
         i = rng.randrange(len(ordered))
         ordered.insert(min(len(ordered), i + rng.randrange(1, 50)), ordered[i])
@@ -111,6 +152,76 @@ def write_webhook_requests(path: Path, tenants: int, secret: str, seed: int = 7)
             out.write(se.sign(body, secret, stamp) + "\n")
             out.write(body.decode() + "\n")
     return len(ordered)
+
+
+PROVIDER_EVENT_COLUMNS = [
+    "id",
+    "provider_key",
+    "provider_event_id",
+    "type",
+    "event_created_at",
+    "payload",
+    "status",
+    "received_at",
+    "processed_at",
+]
+HISTORY_TYPES = (
+    "customer.subscription.updated",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "checkout.session.completed",
+    "charge.refunded",
+    "customer.updated",
+)
+
+
+async def seed_provider_events(
+    connection: asyncpg.Connection, count: int, first: int, foreign: float
+) -> int:
+    """`count` more stored provider events (ids from `first`), as a long-lived account leaves
+    them: mostly processed, some of types we ignore, a `foreign` share deferred for ever
+    (older than the deferral TTL they would be unmatched; here they stay deferred, the worst
+    case for any query that looks for deferred events). Payloads are short: what matters to
+    the hot statements is the number of rows and index entries, not the TOAST table."""
+    now = datetime.now(UTC)
+    rng = random.Random(first)
+    batch: list[tuple[Any, ...]] = []
+    written = 0
+    for n in range(first, first + count):
+        roll = rng.random()
+        status = (
+            "deferred" if roll < foreign else "ignored" if roll < foreign + 0.05 else "processed"
+        )
+        event_type = HISTORY_TYPES[n % len(HISTORY_TYPES)]
+        at = now - timedelta(seconds=(first + count - n))
+        payload = (
+            f'{{"id":"evt_hist{n}","type":"{event_type}","data":{{"object":{{"id":"obj_{n}"}}}}}}'
+        )
+        batch.append(
+            (
+                uuid.uuid4(),
+                "stripe",
+                f"evt_hist{n}",
+                event_type,
+                at,
+                payload,
+                status,
+                at,
+                None if status == "deferred" else at,
+            )
+        )
+        if len(batch) == 50_000:
+            await connection.copy_records_to_table(
+                "provider_events", records=batch, columns=PROVIDER_EVENT_COLUMNS
+            )
+            written += len(batch)
+            batch = []
+    if batch:
+        await connection.copy_records_to_table(
+            "provider_events", records=batch, columns=PROVIDER_EVENT_COLUMNS
+        )
+        written += len(batch)
+    return written
 
 
 async def seed_catalog(connection: asyncpg.Connection) -> None:
@@ -266,19 +377,7 @@ async def seed_history(connection: asyncpg.Connection, tenants: int, rows: int) 
         ],
     )
     await connection.copy_records_to_table(
-        "provider_events",
-        records=provider_rows,
-        columns=[
-            "id",
-            "provider_key",
-            "provider_event_id",
-            "type",
-            "event_created_at",
-            "payload",
-            "status",
-            "received_at",
-            "processed_at",
-        ],
+        "provider_events", records=provider_rows, columns=PROVIDER_EVENT_COLUMNS
     )
     await connection.copy_records_to_table(
         "normalized_events",
