@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import records, serializers, sql
+from core import records, serializers
+from core.appliers import links
 from core.appliers.context import ApplyContext, Tenant, TenantUnknown
 from core.appliers.tenancy import (
     item_code_of_price,
@@ -21,7 +22,7 @@ from core.appliers.tenancy import (
     resolve_tenant,
 )
 from core.facts import InvoiceFact, SubscriptionFact
-from core.models import CheckoutSession, Subscription
+from core.models import Subscription
 
 ENDED = frozenset({"canceled", "incomplete_expired"})
 STATE_FIELDS = (
@@ -67,25 +68,6 @@ def _is_stale(ctx: ApplyContext, record: Subscription, fact: SubscriptionFact) -
     return ctx.occurred_at == seen and record.status in ENDED and fact.status not in ENDED
 
 
-_LINK_CHECKOUT = (
-    "UPDATE checkout_sessions SET subscription_id = $1"
-    " WHERE provider_key = $2 AND provider_subscription_id = $3 AND subscription_id IS NULL"
-)
-
-
-async def _link_checkout(ctx: ApplyContext, record: Subscription) -> None:
-    """The checkout that started this subscription points at it from now on."""
-    column = CheckoutSession._meta.fields_map["subscription_id"]
-    await ctx.conn.execute_query(
-        sql.for_dialect(ctx.conn, _LINK_CHECKOUT),
-        [
-            column.to_db_value(record.id, CheckoutSession),
-            ctx.provider_key,
-            record.provider_subscription_id,
-        ],
-    )
-
-
 async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
     """Create or move a subscription to the state the fact reports, if the fact is newer."""
     values = {name: getattr(fact, name) for name in STATE_FIELDS}
@@ -107,7 +89,7 @@ async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
         )
         ctx.identified = True
         await remember_customer(ctx, tenant, fact.provider_customer_id)
-        await _link_checkout(ctx, record)
+        await links.subscription_and_checkout(ctx, record)
         ctx.count("subscription", "created")
         await emit(
             ctx,
