@@ -4,7 +4,8 @@ One path for every entry point: resolve the provider key and the pricing item, m
 sure the item has a price at that provider (price sync) and the tenant a customer
 there (created once, reused), call the provider, and only then store the session, so
 a provider failure leaves no half-written session. Reading an open session refreshes
-it from the provider and applies what changed through the same ingest as webhooks.
+it from the provider and applies what changed through the same ingest as webhooks, each
+fact at the provider's own time of it (`core.observed`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from core.errors import ApiError, NotFound, ProviderNotConfigured, Unprocessable
-from core.facts import CheckoutSessionFact, Fact
-from core.ingest import apply_facts
+from core.facts import CheckoutSessionFact, Fact, PaymentFact, SubscriptionFact
 from core.models import CheckoutSession, PricingItem, PricingItemProviderPrice, ProviderCustomer
+from core.observed import apply_read
 from core.plugins import Registry
 from core.providers import (
     CAPABILITY_PAYMENT,
@@ -29,7 +30,6 @@ from core.providers import (
     PaymentProvider,
     ProviderCheckoutSession,
 )
-from core.timeutil import utcnow
 
 log = logging.getLogger("platform_payments.checkout")
 
@@ -270,7 +270,20 @@ def _changed(local: CheckoutSession, remote: ProviderCheckoutSession) -> bool:
 
 async def refresh_facts(provider: PaymentProvider, remote: ProviderCheckoutSession) -> list[Fact]:
     """What a refreshed session says, as the webhooks about it would: the session fact,
-    plus its subscription (subscription mode) or its payment (payment mode)."""
+    plus its subscription (subscription mode) or its payment (payment mode).
+
+    Each carries the provider's own time of its state (`observed_at`). A session's object
+    tells only when it was opened, so a completed one is dated by what completed it, its
+    subscription's or payment's time, when that is later.
+    """
+    bought: SubscriptionFact | PaymentFact | None = None
+    if remote.mode == "subscription" and remote.provider_subscription_id:
+        bought = await provider.retrieve_subscription(remote.provider_subscription_id)
+    elif remote.mode == "payment" and remote.provider_payment_id:
+        payment = await provider.retrieve_payment(remote.provider_payment_id)
+        bought = replace(payment, provider_checkout_session_id=remote.provider_checkout_session_id)
+    observed = [remote.observed_at, bought.observed_at if bought is not None else None]
+    session_at = max((moment for moment in observed if moment is not None), default=None)
     facts: list[Fact] = [
         CheckoutSessionFact(
             provider_checkout_session_id=remote.provider_checkout_session_id,
@@ -283,15 +296,11 @@ async def refresh_facts(provider: PaymentProvider, remote: ProviderCheckoutSessi
             amount_total=remote.amount_total,
             currency=remote.currency,
             metadata=dict(remote.metadata),
+            observed_at=session_at,
         )
     ]
-    if remote.mode == "subscription" and remote.provider_subscription_id:
-        facts.append(await provider.retrieve_subscription(remote.provider_subscription_id))
-    elif remote.mode == "payment" and remote.provider_payment_id:
-        payment = await provider.retrieve_payment(remote.provider_payment_id)
-        facts.append(
-            replace(payment, provider_checkout_session_id=remote.provider_checkout_session_id)
-        )
+    if bought is not None:
+        facts.append(bought)
     return facts
 
 
@@ -322,9 +331,7 @@ async def get_checkout_session(
         )
         return session
     try:
-        await apply_facts(
-            registry, session.provider_key, facts, occurred_at=utcnow(), provider_event_id=None
-        )
+        await apply_read(session.provider_key, facts)
     except Exception:
         # The webhook about this session will apply it; the reader gets what we have.
         log.exception("refreshed checkout session %s not applied", provider_checkout_session_id)

@@ -26,6 +26,10 @@ class CheckoutSessionFact:
     amount_total: int | None = None
     currency: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    observed_at: datetime | None = None
+    """The provider's own time of the object's state, on an object read back from the
+    provider (a refresh, a provider read): what orders it against events, on the provider's
+    clock. A webhook's facts are ordered by the event's own time instead; ingest ignores it."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,10 @@ class SubscriptionFact:
     ended_at: datetime | None
     provider_price_id: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    observed_at: datetime | None = None
+    """The provider's own time of the object's state, on an object read back from the
+    provider (a refresh, a provider read): what orders it against events, on the provider's
+    clock. A webhook's facts are ordered by the event's own time instead; ingest ignores it."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,10 @@ class PaymentFact:
     provider_checkout_session_id: str | None = None
     provider_customer_id: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    observed_at: datetime | None = None
+    """The provider's own time of the object's state, on an object read back from the
+    provider (a refresh, a provider read): what orders it against events, on the provider's
+    clock. A webhook's facts are ordered by the event's own time instead; ingest ignores it."""
 
 
 @dataclass(frozen=True)

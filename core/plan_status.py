@@ -4,9 +4,9 @@ Rules (the contract's, with the choices it leaves open written down here):
 - The tenant's current subscription is the best of its subscriptions: an entitling one
   (active, trialing, past_due) before any other, then the one whose period ends last,
   then the newest. `status` is that subscription's status, or `none` without any.
-- `entitled` is true for active and trialing, and for past_due until
-  `PAYMENTS_PAST_DUE_GRACE_DAYS` after the current period's start, which is when the renewal
-  that failed was due (0 days: not entitled).
+- `entitled` is true for active and trialing, and for past_due until exactly
+  `PAYMENTS_PAST_DUE_GRACE_DAYS` after the moment it became past_due (`past_due_since`, the
+  provider's time of the fact that moved it there); 0 days: not entitled once past_due.
 - `purchases` are the paid one-time purchases (partially refunded ones still count; fully
   refunded ones do not).
 - `features` merges the plan's features (when entitled) with those of every paid one-time
@@ -36,8 +36,8 @@ _FLOOR = datetime.min.replace(tzinfo=UTC)
 
 _SELECT = """
 SELECT 's' AS kind, s.id, s.consumer_key, s.pricing_item_code AS code, s.status,
-       s.current_period_start AS period_start, s.current_period_end AS period_end,
-       s.cancel_at_period_end, s.trial_end, s.created_at, NULL AS paid_at,
+       s.current_period_end AS period_end,
+       s.cancel_at_period_end, s.trial_end, s.past_due_since, s.created_at, NULL AS paid_at,
        i.name AS item_name, i.kind AS item_kind, i.billing_interval AS item_interval,
        i.features AS item_features
   FROM subscriptions s LEFT JOIN pricing_items i ON i.code = s.pricing_item_code
@@ -89,10 +89,10 @@ class _Row:
     consumer_key: str
     code: str
     status: str
-    period_start: datetime | None
     period_end: datetime | None
     cancel_at_period_end: bool
     trial_end: datetime | None
+    past_due_since: datetime | None
     created_at: datetime | None
     paid_at: datetime | None
     item_name: str | None
@@ -108,10 +108,10 @@ class _Row:
             consumer_key=row["consumer_key"],
             code=row["code"],
             status=row["status"],
-            period_start=_time(row["period_start"]),
             period_end=_time(row["period_end"]),
             cancel_at_period_end=bool(row["cancel_at_period_end"]),
             trial_end=_time(row["trial_end"]),
+            past_due_since=_time(row["past_due_since"]),
             created_at=_time(row["created_at"]),
             paid_at=_time(row["paid_at"]),
             item_name=row["item_name"],
@@ -128,20 +128,25 @@ class _Row:
         )
 
 
+def grace_end(past_due_since: datetime | None, grace_days: int) -> datetime | None:
+    """When a past_due subscription's grace ends (None: it has none)."""
+    if grace_days <= 0 or past_due_since is None:
+        return None
+    return past_due_since + timedelta(days=grace_days)
+
+
 def is_entitled(
-    status: str,
-    period_start: datetime | None,
-    period_end: datetime | None,
-    grace_days: int,
-    now: datetime,
+    status: str, past_due_since: datetime | None, grace_days: int, now: datetime
 ) -> bool:
+    """Active and trialing are; past_due is until its grace ends, counted from the moment it
+    became past_due. With no grace days it is not, whatever the clocks say: a record that
+    says past_due describes a change that has happened."""
     if status in ("active", "trialing"):
         return True
-    # A renewal that failed left the subscription past_due at the start of its new period.
-    since = period_start or period_end
-    if status == "past_due" and since is not None:
-        return now < since + timedelta(days=grace_days)
-    return False
+    if status != "past_due":
+        return False
+    ends = grace_end(past_due_since, grace_days)
+    return ends is not None and now < ends
 
 
 def merge_features(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -215,11 +220,15 @@ async def plan_status_json(
 
 
 async def evaluate(
-    consumer_tenant_id: str, consumer_key: str | None, grace_days: int
+    consumer_tenant_id: str,
+    consumer_key: str | None,
+    grace_days: int,
+    *,
+    now: datetime | None = None,
 ) -> tuple[dict[str, Any], float | None]:
-    """The answer from the database, and for how many seconds time alone leaves it true
-    (None: until a write changes it)."""
-    now = utcnow()
+    """The answer from the database as of `now` (default: this moment), and for how many
+    seconds time alone leaves it true (None: until a write changes it)."""
+    now = now or utcnow()
     rows = await _rows(consumer_tenant_id, consumer_key)
     subscriptions = [row for row in rows if row.kind == "s"]
     purchases = sorted(
@@ -228,7 +237,7 @@ async def evaluate(
     )
     current = max(subscriptions, key=_Row.rank) if subscriptions else None
     entitled = current is not None and is_entitled(
-        current.status, current.period_start, current.period_end, grace_days, now
+        current.status, current.past_due_since, grace_days, now
     )
     features: dict[str, Any] = {}
     plan = subscription = None
@@ -252,9 +261,9 @@ async def evaluate(
         merge_features(features, purchase.item_features)
     valid_for = None
     if current is not None and entitled and current.status == "past_due":
-        since = current.period_start or current.period_end
-        assert since is not None  # entitled while past_due implies a grace start
-        valid_for = (since + timedelta(days=grace_days) - now).total_seconds()
+        ends = grace_end(current.past_due_since, grace_days)
+        assert ends is not None  # entitled while past_due implies a grace end
+        valid_for = (ends - now).total_seconds()
     answer = {
         "consumerKey": current.consumer_key if current is not None else consumer_key,
         "consumerTenantId": consumer_tenant_id,

@@ -87,6 +87,9 @@ class ProviderCheckoutSession:
     currency: str | None = None
     expires_at: datetime | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    observed_at: datetime | None = None
+    """The provider's own time of the session's state (Stripe: its `created`); see
+    `core.facts.CheckoutSessionFact.observed_at`."""
 
 
 @dataclass(frozen=True)
@@ -139,11 +142,13 @@ class PaymentProvider(ABC):
 
     @abstractmethod
     async def retrieve_subscription(self, provider_subscription_id: str) -> SubscriptionFact:
-        """Read a subscription back from the provider (checkout refresh, reconciliation)."""
+        """Read a subscription back from the provider (checkout refresh, provider reads),
+        with its `observed_at`: the provider's own time of the state it reports."""
 
     @abstractmethod
     async def retrieve_payment(self, provider_payment_id: str) -> PaymentFact:
-        """Read a one-time payment back from the provider (checkout refresh, reconciliation)."""
+        """Read a one-time payment back from the provider (checkout refresh), with its
+        `observed_at`."""
 
     @abstractmethod
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:

@@ -3,7 +3,8 @@
 A session only moves forward: open -> complete or expired, and its payment status from
 unpaid to paid. Completing a one-time checkout that is paid makes the purchase paid;
 completing a subscription checkout links the subscription (created from its own
-provider events, or from the refresh's fact), whichever arrives first.
+provider events, or from the refresh's fact), whichever arrives first
+(`core.appliers.links`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from core import records, serializers
-from core.appliers import purchases
+from core.appliers import links, purchases
 from core.appliers.context import ApplyContext, Tenant, TenantUnknown
 from core.appliers.tenancy import ITEM_CODE, remember_customer, resolve_tenant
 from core.facts import CheckoutSessionFact, PaymentFact
-from core.models import CheckoutSession, Subscription
+from core.models import CheckoutSession
 
 STATUS_RANK = {"open": 0, "complete": 1, "expired": 1}
 PAID = frozenset({"paid", "no_payment_required"})
@@ -31,9 +32,8 @@ SESSION_FIELDS = (
     "status",
     "payment_status",
     *FILLED_ONCE,
-    "subscription_id",
-    "purchase_id",
-    "updated_at",
+    *links.SESSION_SUBSCRIPTION_SIDE,
+    *links.SESSION_PURCHASE_SIDE,
 )
 """Everything applying a fact may change on a session."""
 
@@ -93,19 +93,11 @@ async def apply_checkout_session(ctx: ApplyContext, fact: CheckoutSessionFact) -
         value = getattr(fact, name)
         if value is not None and getattr(session, name) is None:
             setattr(session, name, value)
-    if session.provider_subscription_id and session.subscription_id is None:  # type: ignore[attr-defined]
-        subscription = await records.find(
-            ctx.conn,
-            Subscription,
-            provider_key=ctx.provider_key,
-            provider_subscription_id=session.provider_subscription_id,
-        )
-        if subscription is not None:
-            session.subscription_id = subscription.id
+    await links.checkout_and_subscription(ctx, session)
     payment = _payment_fact(session, fact)
-    purchase = await purchases.ensure(ctx, payment) if payment is not None else None
+    purchase = await purchases.ensure(ctx, payment, session) if payment is not None else None
     if purchase is not None:
-        session.purchase_id = purchase.id
+        await links.purchase_and_checkout(ctx, purchase, session, save_session=False)
     await records.save_fields(ctx.conn, session, SESSION_FIELDS)
     await remember_customer(ctx, tenant, session.provider_customer_id)
     if session.status != old_status:

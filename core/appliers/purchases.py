@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from core import records, serializers
+from core.appliers import links
 from core.appliers.context import ApplyContext, Tenant, TenantUnknown
 from core.appliers.tenancy import resolve_item_code, resolve_tenant
 from core.facts import PaymentFact, RefundFact
@@ -37,26 +38,16 @@ async def emit(ctx: ApplyContext, event_type: str, record: Purchase) -> None:
     await ctx.emit(event_type, Tenant(record.consumer_key, record.consumer_tenant_id), data)
 
 
-async def _checkout_of(ctx: ApplyContext, fact: PaymentFact) -> CheckoutSession | None:
-    if fact.provider_checkout_session_id:
-        found = await records.find(
-            ctx.conn,
-            CheckoutSession,
-            provider_key=ctx.provider_key,
-            provider_checkout_session_id=fact.provider_checkout_session_id,
+async def _create(
+    ctx: ApplyContext, fact: PaymentFact, checkout: CheckoutSession | None = None
+) -> Purchase:
+    """A purchase on first sight; `checkout` is its session when the caller holds it (and
+    links it itself), else the session is looked up and linked here."""
+    held = checkout is not None
+    if checkout is None:
+        checkout = await links.checkout_of_payment(
+            ctx, fact.provider_payment_id, fact.provider_checkout_session_id
         )
-        if found is not None:
-            return found
-    return await records.find(
-        ctx.conn,
-        CheckoutSession,
-        provider_key=ctx.provider_key,
-        provider_payment_id=fact.provider_payment_id,
-    )
-
-
-async def _create(ctx: ApplyContext, fact: PaymentFact) -> Purchase:
-    checkout = await _checkout_of(ctx, fact)
     if checkout is not None:
         tenant: Tenant | None = Tenant(checkout.consumer_key, checkout.consumer_tenant_id)
         code: str | None = checkout.pricing_item_code
@@ -85,18 +76,17 @@ async def _create(ctx: ApplyContext, fact: PaymentFact) -> Purchase:
         provider_updated_at=ctx.occurred_at,
         using_db=ctx.conn,
     )
-    if checkout is not None and checkout.purchase_id is None:  # type: ignore[attr-defined]
-        checkout.purchase_id = record.id
-        await records.save_fields(ctx.conn, checkout, ["purchase_id", "updated_at"])
+    if checkout is not None and not held:
+        await links.purchase_and_checkout(ctx, record, checkout, save_session=True)
     ctx.identified = True
     return record
 
 
-async def ensure(ctx: ApplyContext, fact: PaymentFact) -> Purchase:
-    """The purchase a payment fact is about, created (pending) on first sight."""
+async def ensure(ctx: ApplyContext, fact: PaymentFact, checkout: CheckoutSession) -> Purchase:
+    """The purchase of the checkout the caller holds (and links), created pending on first sight."""
     record = await find(ctx, fact.provider_payment_id)
     if record is None:
-        record = await _create(ctx, fact)
+        record = await _create(ctx, fact, checkout)
     return record
 
 

@@ -6,13 +6,19 @@ nothing. Stripe's clock has one-second resolution, so two facts may share a time
 the later arrival wins, except that a subscription that has ended (canceled,
 incomplete_expired) is never revived by a same-second fact. Invoices only ever move the
 period forward, so their order does not matter.
+
+A subscription also keeps when it became past_due (`past_due_since`): the time of the fact
+that moved it there, kept while it stays past_due, cleared when it leaves. Plan status
+counts the grace period from it (`core.plan_status`).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from core import records, serializers, sql
+from core import records, serializers
+from core.appliers import links
 from core.appliers.context import ApplyContext, Tenant, TenantUnknown
 from core.appliers.tenancy import (
     item_code_of_price,
@@ -21,7 +27,7 @@ from core.appliers.tenancy import (
     resolve_tenant,
 )
 from core.facts import InvoiceFact, SubscriptionFact
-from core.models import CheckoutSession, Subscription
+from core.models import Subscription
 
 ENDED = frozenset({"canceled", "incomplete_expired"})
 STATE_FIELDS = (
@@ -58,6 +64,15 @@ async def emit(ctx: ApplyContext, event_type: str, record: Subscription) -> None
     await ctx.emit(event_type, _tenant(record), data)
 
 
+def _past_due_since(ctx: ApplyContext, record: Subscription | None, status: str) -> datetime | None:
+    """The moment a subscription in `status` became past_due, if it is past_due."""
+    if status != "past_due":
+        return None
+    if record is not None and record.status == "past_due" and record.past_due_since is not None:
+        return record.past_due_since
+    return ctx.occurred_at
+
+
 def _is_stale(ctx: ApplyContext, record: Subscription, fact: SubscriptionFact) -> bool:
     seen = record.provider_updated_at
     if seen is None:
@@ -65,25 +80,6 @@ def _is_stale(ctx: ApplyContext, record: Subscription, fact: SubscriptionFact) -
     if ctx.occurred_at < seen:
         return True
     return ctx.occurred_at == seen and record.status in ENDED and fact.status not in ENDED
-
-
-_LINK_CHECKOUT = (
-    "UPDATE checkout_sessions SET subscription_id = $1"
-    " WHERE provider_key = $2 AND provider_subscription_id = $3 AND subscription_id IS NULL"
-)
-
-
-async def _link_checkout(ctx: ApplyContext, record: Subscription) -> None:
-    """The checkout that started this subscription points at it from now on."""
-    column = CheckoutSession._meta.fields_map["subscription_id"]
-    await ctx.conn.execute_query(
-        sql.for_dialect(ctx.conn, _LINK_CHECKOUT),
-        [
-            column.to_db_value(record.id, CheckoutSession),
-            ctx.provider_key,
-            record.provider_subscription_id,
-        ],
-    )
 
 
 async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
@@ -102,12 +98,13 @@ async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
             consumer_tenant_id=tenant.consumer_tenant_id,
             pricing_item_code=code or "",
             provider_updated_at=ctx.occurred_at,
+            past_due_since=_past_due_since(ctx, None, fact.status),
             using_db=ctx.conn,
             **values,
         )
         ctx.identified = True
         await remember_customer(ctx, tenant, fact.provider_customer_id)
-        await _link_checkout(ctx, record)
+        await links.subscription_and_checkout(ctx, record)
         ctx.count("subscription", "created")
         await emit(
             ctx,
@@ -123,15 +120,20 @@ async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
         values["pricing_item_code"] = plan  # a plan change at the provider moves the record
     changed = [name for name, value in values.items() if getattr(record, name) != value]
     record.provider_updated_at = ctx.occurred_at
+    since = _past_due_since(ctx, record, fact.status)
+    moments = ["provider_updated_at"]
+    if since != record.past_due_since:  # it moves with the status, saved with what changed
+        record.past_due_since = since
+        moments.append("past_due_since")
     if not changed:
-        await records.save_fields(ctx.conn, record, ["provider_updated_at"])
+        await records.save_fields(ctx.conn, record, moments)
         ctx.count("subscription", "unchanged")
         return
     ctx.count("subscription", "updated")
     was = record.status
     for name in changed:
         setattr(record, name, values[name])
-    await records.save_fields(ctx.conn, record, [*changed, "provider_updated_at", "updated_at"])
+    await records.save_fields(ctx.conn, record, [*changed, *moments, "updated_at"])
     became_canceled = record.status == "canceled" and was != "canceled"
     await emit(ctx, "subscription.canceled" if became_canceled else "subscription.updated", record)
 

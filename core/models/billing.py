@@ -63,6 +63,9 @@ class Subscription(Model):
     canceled_at = fields.DatetimeField(null=True)
     trial_end = fields.DatetimeField(null=True)
     ended_at = fields.DatetimeField(null=True)
+    past_due_since = fields.DatetimeField(null=True)
+    """The provider's time of the fact that moved it to past_due (None unless past_due):
+    the grace period of plan status counts from here."""
     provider_updated_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

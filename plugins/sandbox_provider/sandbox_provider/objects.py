@@ -25,6 +25,17 @@ PRICING_ITEM_CODE = "pricingItemCode"
 STATUSES = ("open", "complete", "expired")
 
 
+def moment(data: Mapping[str, Any], *names: str) -> datetime | None:
+    """The sandbox's own time of an object's state: the time of the last event it sent
+    about the object (`clock`, in milliseconds, kept on the stored object), else the latest
+    of the named timestamps (an object no event was sent about yet, an event's snapshot)."""
+    clock = data.get("clock")
+    if isinstance(clock, int | float) and not isinstance(clock, bool) and clock > 0:
+        return from_unix(clock / 1000)
+    found = [data[n] for n in names if isinstance(data.get(n), int | float)]
+    return from_unix(max(found)) if found else None
+
+
 def tenant_metadata(request: CheckoutRequest) -> dict[str, str]:
     return {
         CONSUMER_KEY: request.consumer_key,
@@ -158,6 +169,7 @@ def checkout_session_fact(data: Mapping[str, Any]) -> CheckoutSessionFact:
         amount_total=session.amount_total,
         currency=session.currency,
         metadata=dict(session.metadata),
+        observed_at=session.observed_at,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -135,15 +136,19 @@ class SandboxProvider(PaymentProvider):
         data = await self._object(
             provider_checkout_session_id, store.CHECKOUT_SESSION, "checkout session"
         )
-        return objects.provider_checkout_session(data)
+        observed = objects.moment(data, "created", "completed_at")
+        return replace(objects.provider_checkout_session(data), observed_at=observed)
 
     async def retrieve_subscription(self, provider_subscription_id: str) -> SubscriptionFact:
         data = await self._object(provider_subscription_id, store.SUBSCRIPTION, "subscription")
-        return objects.subscription_fact(data)
+        observed = objects.moment(
+            data, "created", "current_period_start", "canceled_at", "ended_at"
+        )
+        return replace(objects.subscription_fact(data), observed_at=observed)
 
     async def retrieve_payment(self, provider_payment_id: str) -> PaymentFact:
         data = await self._object(provider_payment_id, store.PAYMENT_INTENT, "payment")
-        return objects.payment_fact(data)
+        return replace(objects.payment_fact(data), observed_at=objects.moment(data, "created"))
 
     async def sync_price(self, item: CheckoutItem) -> PriceReference:
         """Every item has a sandbox price: the sandbox charges what the item says."""

@@ -100,4 +100,5 @@ def checkout_session_fact(session: ProviderCheckoutSession) -> CheckoutSessionFa
         amount_total=session.amount_total,
         currency=session.currency,
         metadata=dict(session.metadata),
+        observed_at=session.observed_at,
     )

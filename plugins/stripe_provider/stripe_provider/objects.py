@@ -8,7 +8,8 @@ invoice names its subscription under `parent.subscription_details`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from core.facts import InvoiceFact, PaymentFact, RefundFact, SubscriptionFact
@@ -34,6 +35,41 @@ def _first(items: Any) -> Mapping[str, Any]:
 def _period(data: Mapping[str, Any], item: Mapping[str, Any], name: str) -> Any:
     value = item.get(name)
     return value if value is not None else data.get(name)
+
+
+SUBSCRIPTION_MOMENTS = (
+    "created",
+    "start_date",
+    "current_period_start",
+    "trial_start",
+    "canceled_at",
+    "ended_at",
+)
+"""A subscription's own timestamps that lie in the past when it is read; the latest is when
+its state last moved, as far as the object tells (Stripe objects carry no `updated`).
+`trial_end`, `cancel_at` and the period's end are left out: they may lie ahead."""
+
+
+def latest_moment(values: Iterable[Any]) -> datetime | None:
+    """The latest of some unix timestamps (None when none is a number)."""
+    found = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    return from_unix(max(found)) if found else None
+
+
+def subscription_moment(data: Mapping[str, Any]) -> datetime | None:
+    """The provider's time of a subscription's state: the latest of its past timestamps."""
+    item = _first(data.get("items"))
+    return latest_moment(
+        _period(data, item, name) if name == "current_period_start" else data.get(name)
+        for name in SUBSCRIPTION_MOMENTS
+    )
+
+
+def payment_moment(data: Mapping[str, Any]) -> datetime | None:
+    """A payment intent's: its creation, cancellation, or its latest charge (when expanded)."""
+    charge = data.get("latest_charge")
+    charged = charge.get("created") if isinstance(charge, Mapping) else None
+    return latest_moment((data.get("created"), data.get("canceled_at"), charged))
 
 
 def subscription_fact(data: Mapping[str, Any], *, deleted: bool = False) -> SubscriptionFact:

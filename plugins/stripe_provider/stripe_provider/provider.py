@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import aiohttp
@@ -27,12 +28,18 @@ from core.providers import (
     PriceReference,
     ProviderCheckoutSession,
 )
+from core.timeutil import from_unix
 from stripe_provider import idempotency
 from stripe_provider.checkout import checkout_session, session_params
 from stripe_provider.client import build_client, with_retries
 from stripe_provider.customers import customer_params
 from stripe_provider.errors import provider_error
-from stripe_provider.objects import payment_fact, subscription_fact
+from stripe_provider.objects import (
+    payment_fact,
+    payment_moment,
+    subscription_fact,
+    subscription_moment,
+)
 from stripe_provider.prices import price_params, product_params
 from stripe_provider.settings import StripeSettings
 from stripe_provider.webhooks import parse_event, verify_signature
@@ -45,6 +52,8 @@ T = TypeVar("T")
 
 
 class StripeProvider(PaymentProvider):
+    """What it retrieves carries `observed_at`, the object's own time (`objects.py`)."""
+
     def __init__(self, key: str, settings: StripeSettings) -> None:
         super().__init__(key, "stripe", "Stripe")
         self.settings = settings
@@ -182,7 +191,8 @@ class StripeProvider(PaymentProvider):
             "checkout session retrieve",
             lambda: client.v1.checkout.sessions.retrieve_async(provider_checkout_session_id),
         )
-        return checkout_session(session.to_dict())
+        data = session.to_dict()
+        return replace(checkout_session(data), observed_at=from_unix(data.get("created")))
 
     async def retrieve_subscription(self, provider_subscription_id: str) -> SubscriptionFact:
         client = self._stripe()
@@ -190,15 +200,20 @@ class StripeProvider(PaymentProvider):
             "subscription retrieve",
             lambda: client.v1.subscriptions.retrieve_async(provider_subscription_id),
         )
-        return subscription_fact(subscription.to_dict())
+        data = subscription.to_dict()
+        return replace(subscription_fact(data), observed_at=subscription_moment(data))
 
     async def retrieve_payment(self, provider_payment_id: str) -> PaymentFact:
+        """The intent with its latest charge, whose time is when it was paid."""
         client = self._stripe()
         intent = await self._call(
             "payment intent retrieve",
-            lambda: client.v1.payment_intents.retrieve_async(provider_payment_id),
+            lambda: client.v1.payment_intents.retrieve_async(
+                provider_payment_id, {"expand": ["latest_charge"]}
+            ),
         )
-        return payment_fact(intent.to_dict())
+        data = intent.to_dict()
+        return replace(payment_fact(data), observed_at=payment_moment(data))
 
     async def sync_price(self, item: CheckoutItem) -> PriceReference | None:
         """With `price_sync` on: a Product and a Price for this version of the item's price."""

@@ -139,6 +139,8 @@ def subscription(
         customer=session.get("customer"),
         status=status,
         metadata=dict(data.get("metadata") or {}),
+        start_date=start,
+        billing_cycle_anchor=start,
         cancel_at=None,
         cancel_at_period_end=False,
         canceled_at=None,
@@ -167,5 +169,26 @@ def payment_intent(
         canceled_at=None,
         last_payment_error=None,
         client_secret=f"{object_id}_secret_standin",
+    )
+    return made
+
+
+def charge(object_id: str, intent: dict[str, Any]) -> dict[str, Any]:
+    """The charge that paid a payment intent (its `latest_charge`)."""
+    made = example("charge")
+    made.update(
+        id=object_id,
+        created=now(),
+        amount=intent["amount"],
+        amount_captured=intent["amount"],
+        amount_refunded=0,
+        captured=True,
+        paid=True,
+        refunded=False,
+        status="succeeded",
+        currency=intent["currency"],
+        customer=intent.get("customer"),
+        payment_intent=intent["id"],
+        metadata={},
     )
     return made

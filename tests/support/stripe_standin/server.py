@@ -166,12 +166,17 @@ class StripeStandIn:
             session["subscription"] = sub_id
         else:
             pi_id = self._new_id("pi")
-            self.objects[pi_id] = objects.payment_intent(
+            intent = objects.payment_intent(
                 pi_id,
                 session,
                 params,
                 status or ("succeeded" if payment_status == "paid" else "processing"),
             )
+            if intent["status"] == "succeeded":
+                paid = objects.charge(self._new_id("ch"), intent)
+                self.objects[paid["id"]] = paid
+                intent["latest_charge"] = paid["id"]
+            self.objects[pi_id] = intent
             session["payment_intent"] = pi_id
         session.update(status="complete", payment_status=payment_status)
         return session
@@ -239,14 +244,25 @@ class StripeStandIn:
         return 200, made
 
     def _retrieve(self, kind: str) -> Handler:
-        def retrieve(_: dict[str, Any], path: str) -> tuple[int, dict[str, Any]]:
+        def retrieve(params: dict[str, Any], path: str) -> tuple[int, dict[str, Any]]:
             object_id = path.rsplit("/", 1)[-1]
             found = self.objects.get(object_id)
             if found is None or found.get("object") != kind:
                 return _missing(kind, object_id, "id")
-            return 200, found
+            return 200, self._expanded(found, params.get("expand"))
 
         return retrieve
+
+    def _expanded(self, found: dict[str, Any], expand: Any) -> dict[str, Any]:
+        """The object with the top-level references `expand` names replaced by the objects
+        (the SDK sends `expand[0]=latest_charge`, decoded as a dict keyed by index)."""
+        names = list(expand.values()) if isinstance(expand, dict) else list(expand or [])
+        answer = dict(found)
+        for name in names:
+            reference = answer.get(name)
+            if isinstance(reference, str) and reference in self.objects:
+                answer[name] = self.objects[reference]
+        return answer
 
     # -- the HTTP side ----------------------------------------------------------------
 
