@@ -6,6 +6,7 @@ instead of surfacing later as a 500.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,10 @@ DEFAULT_DATABASE_URL = "sqlite://./data/payments.sqlite3"
 
 # About three days in all: 1m, 5m, 15m, 1h, 3h, 6h, 12h, 24h, 24h (~70h41m).
 DEFAULT_RETRY_SCHEDULE: tuple[float, ...] = (60, 300, 900, 3600, 10800, 21600, 43200, 86400, 86400)
+
+
+MAX_TTL_HOURS = 876_000
+"""About a hundred years: beyond it a date computed from the TTL would overflow."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,9 @@ class Settings:
     embedded_dispatcher: bool = True
     """Whether `payments serve` runs the delivery dispatcher in its own process."""
     past_due_grace_days: int = 0
+    deferred_ttl_hours: float = 72.0
+    """How long an event about an unknown tenant waits (from its receipt) before it becomes
+    `unmatched`: kept, never again tried on its own (`core.deferred`)."""
     plan_status_cache: bool = True
     """Whether `payments serve` caches plan status (PostgreSQL only; see core/plan_cache.py)."""
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -90,6 +98,7 @@ class Settings:
             delivery_breaker_cooldown=_float(env, "PAYMENTS_DELIVERY_BREAKER_COOLDOWN", 30.0),
             embedded_dispatcher=_bool(env, "PAYMENTS_EMBEDDED_DISPATCHER", True),
             past_due_grace_days=_int(env, "PAYMENTS_PAST_DUE_GRACE_DAYS", 0, minimum=0),
+            deferred_ttl_hours=_hours(env, "PAYMENTS_DEFERRED_TTL_HOURS", 72.0),
             plan_status_cache=_bool(env, "PAYMENTS_PLAN_STATUS_CACHE", True),
             env=env,
         )
@@ -118,6 +127,24 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigurationError(f"{name} must be a number of seconds, got {raw!r}") from None
     if value <= 0:
         raise ConfigurationError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _hours(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive, finite decimal number of hours (`0.5` is half an hour)."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of hours, got {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(f"{name} must be a positive number of hours, got {raw!r}")
+    if value > MAX_TTL_HOURS:
+        raise ConfigurationError(
+            f"{name} must be at most {MAX_TTL_HOURS} hours (about 100 years), got {raw!r}"
+        )
     return value
 
 

@@ -9,13 +9,17 @@ the unique key see the winner's row and answer "duplicate".
 
 `apply_facts` is the one path from provider facts to records, used by webhooks and by the
 checkout refresh alike.
+
+An event whose tenant is not known yet is stored `deferred` with the ids it waits for;
+`core.deferred` replays it once one of them is known. Only a commit that made ids known
+(`ApplyContext.known`) looks for waiting events: one indexed query, after the commit.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from tortoise import connections
@@ -23,9 +27,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
-from core import outbox, records, sql
+from core import deferred, outbox, records, sql
 from core.appliers.checkout import apply_checkout_session
-from core.appliers.context import ApplyContext, TenantUnknown
+from core.appliers.context import ApplyContext, IdKind, TenantUnknown
 from core.appliers.purchases import apply_payment, apply_refund
 from core.appliers.subscriptions import apply_invoice, apply_subscription
 from core.errors import ApiError, WebhookSignatureInvalid
@@ -56,7 +60,6 @@ _ORDER = {
     RefundFact: 4,
 }
 ATTEMPTS = 3
-DEFERRED_REPLAY_LIMIT = 200
 EVENT_KEY = ("provider_key", "provider_event_id")
 """The event row's unique key: one row per provider event, however often it arrives."""
 
@@ -67,7 +70,13 @@ class IngestResult:
     status: str
     """processed | ignored | deferred | duplicate"""
     identified: bool = False
-    """A customer, subscription or purchase became known, so waiting events may now apply."""
+    """A customer, subscription, purchase or checkout became known: waiting events may apply."""
+    known: Mapping[IdKind, set[str]] = field(default_factory=dict)
+    """Which provider ids became known (what the events to replay wait for)."""
+    row_id: str | None = None
+    """The stored row of a deferred event."""
+    waits: Mapping[IdKind, str] = field(default_factory=dict)
+    """What a deferred event waits for."""
 
 
 async def apply_facts(
@@ -98,6 +107,9 @@ async def apply_facts(
             )
         outbox.wake_local()
         plan_cache.invalidate(ctx.touched)
+        known = deferred.known_after(ctx.identified, ctx.known, facts)
+        if registry is not None and known:
+            await deferred.replay_waiting(registry, provider_key, known)
         return ctx
     ctx = ApplyContext(using_db, provider_key, occurred_at, provider_event_id, emit_events)
     for fact in sorted(facts, key=lambda f: _ORDER[type(f)]):
@@ -115,7 +127,8 @@ async def apply_facts(
     return ctx
 
 
-def _parse(registry: Registry, provider_key: str, body: bytes) -> WebhookEvent:
+def parse_webhook_body(registry: Registry, provider_key: str, body: bytes) -> WebhookEvent:
+    """The provider plugin's parse; 400 `webhook_payload_invalid` for a body it refuses."""
     try:
         return registry.provider(provider_key).parse_webhook(body)
     except ApiError:
@@ -134,21 +147,20 @@ async def ingest_webhook(
     if not body:
         raise WebhookSignatureInvalid("empty webhook body")
     provider.verify_webhook(body, headers)
-    event = _parse(registry, provider_key, body)
+    event = parse_webhook_body(registry, provider_key, body)
     result = await _ingest(provider_key, event, body)
     WEBHOOK_EVENTS.labels(provider_key, result.status).inc()
     if result.status == "duplicate":
         return result
     outbox.wake_local()
-    if result.identified:
-        await replay_deferred(registry, provider_key)
+    if result.known:
+        await deferred.replay_waiting(registry, provider_key, result.known)
+    elif result.row_id is not None:
+        await deferred.after_deferral(registry, provider_key, result.row_id, result.waits)
     return result
 
 
 _STORED = "SELECT 1 FROM provider_events WHERE provider_key = $1 AND provider_event_id = $2 LIMIT 1"
-_ANY_DEFERRED = (
-    "SELECT 1 FROM provider_events WHERE status = 'deferred' AND provider_key = $1 LIMIT 1"
-)
 
 
 async def _is_stored(provider_key: str, event: WebhookEvent) -> bool:
@@ -187,13 +199,14 @@ async def _store_and_apply(provider_key: str, event: WebhookEvent, body: bytes) 
     """Store the event and apply its facts in one transaction.
 
     An event whose tenant is not known yet rolls back whatever it began and is stored alone,
-    as `deferred`, in a second transaction.
+    as `deferred` with the ids it waits for, in a second transaction.
     """
     duplicate = IngestResult(event.provider_event_id, "duplicate")
     status = "processed" if event.facts else "ignored"
     try:
         touched: set[str] = set()
         identified = False
+        known: dict[IdKind, set[str]] = {}
         async with in_transaction() as conn:
             if not await _store(provider_key, event, body, status, conn):
                 raise _AlreadyStored
@@ -207,21 +220,37 @@ async def _store_and_apply(provider_key: str, event: WebhookEvent, body: bytes) 
                     using_db=conn,
                 )
                 touched, identified = ctx.touched, ctx.identified
+                known = deferred.known_after(identified, ctx.known, event.facts)
         plan_cache.invalidate(touched)  # committed: this process forgets before it answers
-        return IngestResult(event.provider_event_id, status, identified)
+        return IngestResult(event.provider_event_id, status, identified, known)
     except _AlreadyStored:
         return duplicate
-    except TenantUnknown:
+    except TenantUnknown as unknown:
+        waits = deferred.waits_of(unknown, event)
         async with in_transaction() as conn:
-            stored = await _store(provider_key, event, body, "deferred", conn)
-        return IngestResult(event.provider_event_id, "deferred") if stored else duplicate
+            row = _row(provider_key, event, body, "deferred", waits)
+            stored = await records.insert_unless_exists(conn, row, EVENT_KEY)
+        if not stored:
+            return duplicate
+        return IngestResult(event.provider_event_id, "deferred", row_id=str(row.id), waits=waits)
 
 
 async def _store(
     provider_key: str, event: WebhookEvent, body: bytes, status: str, conn: BaseDBAsyncClient
 ) -> bool:
     """Write the event row unless it exists; whether it was written."""
-    row = ProviderEvent(
+    row = _row(provider_key, event, body, status, {})
+    return await records.insert_unless_exists(conn, row, EVENT_KEY)
+
+
+def _row(
+    provider_key: str,
+    event: WebhookEvent,
+    body: bytes,
+    status: str,
+    waits: Mapping[IdKind, str],
+) -> ProviderEvent:
+    return ProviderEvent(
         provider_key=provider_key,
         provider_event_id=event.provider_event_id,
         type=event.type,
@@ -230,46 +259,5 @@ async def _store(
         payload=body.decode("utf-8", errors="replace"),
         status=status,
         processed_at=utcnow() if status != "deferred" else None,
+        **deferred.waits_columns(waits),
     )
-    return await records.insert_unless_exists(conn, row, EVENT_KEY)
-
-
-async def replay_deferred(registry: Registry, provider_key: str) -> int:
-    """Apply events kept because their tenant was unknown, oldest first, once it is known."""
-    if not await sql.exists(connections.get("default"), _ANY_DEFERRED, [provider_key]):
-        return 0  # the usual case, answered by one cheap read
-    waiting = (
-        await ProviderEvent.filter(provider_key=provider_key, status="deferred")
-        .order_by("event_created_at", "received_at")
-        .limit(DEFERRED_REPLAY_LIMIT)
-    )
-    applied = 0
-    for stored in waiting:
-        event = _parse(registry, provider_key, stored.payload.encode())
-        try:
-            async with in_transaction() as conn:
-                fresh = (
-                    await ProviderEvent.filter(id=stored.id, status="deferred")
-                    .using_db(conn)
-                    .select_for_update()
-                    .first()
-                )
-                if fresh is None:
-                    continue  # another process applied it meanwhile
-                ctx = await apply_facts(
-                    None,
-                    provider_key,
-                    event.facts,
-                    occurred_at=event.created_at,
-                    provider_event_id=event.provider_event_id,
-                    using_db=conn,
-                )
-                fresh.status, fresh.processed_at = "processed", utcnow()
-                await fresh.save(using_db=conn, update_fields=["status", "processed_at"])
-                applied += 1
-            plan_cache.invalidate(ctx.touched)
-        except TenantUnknown:
-            continue  # still unknown: it stays deferred, and nothing it began was kept
-    if applied:
-        outbox.wake_local()
-    return applied

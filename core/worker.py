@@ -1,4 +1,5 @@
-"""`payments worker`: the delivery dispatcher alone, until SIGTERM or SIGINT.
+"""`payments worker`: the delivery dispatcher (and the deferred events' safety net), until
+SIGTERM or SIGINT.
 
 On a signal it stops claiming, lets in-flight attempts finish (bounded by the attempt
 timeout), releases anything still leased, and closes the database.
@@ -12,6 +13,7 @@ import signal
 
 from core import db
 from core.config import Settings
+from core.deferred import DeferredSweeper
 from core.dispatcher import Dispatcher
 from core.plugins import build_plugin_manager, load_registry
 
@@ -27,11 +29,14 @@ async def run_worker(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     dispatcher = Dispatcher(settings, registry.consumers)
+    sweeper = DeferredSweeper(registry, settings.deferred_ttl_hours)
     try:
         await dispatcher.start()
+        sweeper.start()
         log.info("worker ready (consumers: %s)", ", ".join(registry.consumers) or "none")
         await stop.wait()
         log.info("worker stopping")
+        await sweeper.stop()
         await dispatcher.stop()
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):

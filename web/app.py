@@ -10,9 +10,10 @@ from quart_schema import APIKeySecurityScheme, Info, QuartSchema
 
 from core import __version__, db
 from core.config import Settings
+from core.deferred import DeferredSweeper
 from core.dispatcher import Dispatcher
 from core.plan_cache import start_plan_cache, stop_plan_cache
-from core.plugins import build_plugin_manager, load_registry
+from core.plugins import Registry, build_plugin_manager, load_registry
 from web.auth import HEADER, install_token_guard
 from web.errors import install_error_handlers
 from web.fast_plan_status import PlanStatusFastPath
@@ -38,7 +39,8 @@ def create_app(
 
     With `connect_database` the app opens the database when it starts serving and closes
     it when it stops; embedders that manage the connection themselves turn it off.
-    `dispatcher` runs the delivery dispatcher while serving; None means
+    `dispatcher` runs the delivery dispatcher (and beside it the deferred events' safety net,
+    `core.deferred`) while serving; None means
     `settings.embedded_dispatcher` when the app manages its own connection, else off
     (tests and embedders ask for it explicitly). `fast_plan_status` answers well-formed
     plan-status reads below Quart (`web.fast_plan_status`); tests turn it off to compare.
@@ -107,10 +109,12 @@ def create_app(
             embedded = Dispatcher(settings, registry.consumers)
             app.extensions["payments_dispatcher"] = embedded
             await embedded.start()
+            _start_sweeper(app, registry, settings)
 
     @app.after_serving
     async def stop() -> None:
         await stop_plan_cache(app.extensions.pop("payments_plan_cache", None))
+        await _stop_sweeper(app)
         embedded: Dispatcher | None = app.extensions.pop("payments_dispatcher", None)
         if embedded is not None:
             await embedded.stop()
@@ -122,3 +126,16 @@ def create_app(
         "app built with %d providers", len(registry.providers)
     )
     return app
+
+
+def _start_sweeper(app: Quart, registry: Registry, settings: Settings) -> None:
+    """The deferred events' safety net and TTL, beside the embedded dispatcher."""
+    sweeper = DeferredSweeper(registry, settings.deferred_ttl_hours)
+    app.extensions["payments_deferred_sweeper"] = sweeper
+    sweeper.start()
+
+
+async def _stop_sweeper(app: Quart) -> None:
+    sweeper: DeferredSweeper | None = app.extensions.pop("payments_deferred_sweeper", None)
+    if sweeper is not None:
+        await sweeper.stop()

@@ -52,7 +52,11 @@ async def _create(ctx: ApplyContext, fact: CheckoutSessionFact) -> CheckoutSessi
     """A session opened outside this service (a payment link, the dashboard) but for our tenant."""
     tenant = await resolve_tenant(ctx, fact.metadata, fact.provider_customer_id)
     if tenant is None:
-        raise TenantUnknown(fact.provider_checkout_session_id)
+        raise TenantUnknown(
+            checkout_session_id=fact.provider_checkout_session_id,
+            customer_id=fact.provider_customer_id,
+        )
+    ctx.made_known("checkout_session", fact.provider_checkout_session_id)
     return await CheckoutSession.create(
         provider_key=ctx.provider_key,
         provider_checkout_session_id=fact.provider_checkout_session_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -13,9 +13,34 @@ from core.metrics import NORMALIZED_EVENTS
 from core.models import NormalizedEvent
 from core.outbox import record_event
 
+IdKind = Literal["customer", "subscription", "payment", "checkout_session"]
+"""The kinds of provider ids whose becoming known can place a deferred event."""
+
 
 class TenantUnknown(Exception):
-    """The fact names no tenant we know yet; the provider event is kept and applied later."""
+    """The fact names no tenant we know yet; the provider event is kept and applied later.
+
+    It names the provider ids whose becoming known would place it (`waits`): the event is
+    stored with them (`core.deferred`) and replayed when one of them is known.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        customer_id: str | None = None,
+        subscription_id: str | None = None,
+        payment_id: str | None = None,
+        checkout_session_id: str | None = None,
+    ) -> None:
+        named: dict[IdKind, str | None] = {
+            "customer": customer_id,
+            "subscription": subscription_id,
+            "payment": payment_id,
+            "checkout_session": checkout_session_id,
+        }
+        self.waits: dict[IdKind, str] = {kind: value for kind, value in named.items() if value}
+        super().__init__(message or f"tenant unknown; waiting for {self.waits or 'nothing'}")
 
 
 @dataclass(frozen=True)
@@ -35,13 +60,23 @@ class ApplyContext:
     """False for a backfill that must not notify consumers: records change, no events."""
     emitted: list[NormalizedEvent] = field(default_factory=list)
     identified: bool = False
-    """Whether a customer, subscription or purchase became known: events kept waiting for
-    their tenant may now apply (`core.ingest.replay_deferred`)."""
+    """Whether a customer, subscription, purchase or checkout became known: events kept
+    waiting for their tenant may now apply (`core.deferred`)."""
+    known: dict[IdKind, set[str]] = field(default_factory=dict)
+    """Which provider ids became known in this transaction (`made_known`): after the commit,
+    only the deferred events waiting for these are replayed."""
     touched: set[str] = field(default_factory=set)
     """Tenants whose records changed: their cached plan status must go (`core.plan_cache`)."""
     outcomes: Counter[str] = field(default_factory=Counter)
     """What the facts did to their records, as counts of `record.outcome` (outcome: created,
     updated, unchanged, or stale: older than the record): a backfill reports them."""
+
+    def made_known(self, kind: IdKind, provider_id: str | None) -> None:
+        """Note that a record with this provider id now exists (a customer remembered, a
+        subscription, purchase or checkout session created)."""
+        if provider_id:
+            self.known.setdefault(kind, set()).add(provider_id)
+            self.identified = True
 
     def count(self, record: str, outcome: str) -> None:
         """Note what one fact did to one record (`subscription`, `purchase`)."""

@@ -55,7 +55,11 @@ async def _create(
         tenant = await resolve_tenant(ctx, fact.metadata, fact.provider_customer_id)
         code = await resolve_item_code(ctx, fact.metadata, None)
     if tenant is None:
-        raise TenantUnknown(fact.provider_payment_id)
+        raise TenantUnknown(
+            payment_id=fact.provider_payment_id,
+            checkout_session_id=fact.provider_checkout_session_id,
+            customer_id=fact.provider_customer_id,
+        )
     amount = (
         fact.amount if fact.amount is not None else (checkout.amount_total if checkout else None)
     )
@@ -78,7 +82,7 @@ async def _create(
     )
     if checkout is not None and not held:
         await links.purchase_and_checkout(ctx, record, checkout, save_session=True)
-    ctx.identified = True
+    ctx.made_known("payment", fact.provider_payment_id)
     return record
 
 
@@ -130,7 +134,7 @@ async def apply_refund(ctx: ApplyContext, fact: RefundFact) -> None:
     """Record a (partial) refund; the refunded amount only grows."""
     record = await find(ctx, fact.provider_payment_id)
     if record is None:
-        raise TenantUnknown(fact.provider_payment_id)
+        raise TenantUnknown(payment_id=fact.provider_payment_id)
     if fact.amount_refunded <= record.amount_refunded:
         ctx.count("purchase", "unchanged")
         return

@@ -89,7 +89,10 @@ async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
     if record is None:
         tenant = await resolve_tenant(ctx, fact.metadata, fact.provider_customer_id)
         if tenant is None:
-            raise TenantUnknown(fact.provider_subscription_id)
+            raise TenantUnknown(
+                subscription_id=fact.provider_subscription_id,
+                customer_id=fact.provider_customer_id,
+            )
         code = await resolve_item_code(ctx, fact.metadata, fact.provider_price_id)
         record = await Subscription.create(
             provider_key=ctx.provider_key,
@@ -102,7 +105,7 @@ async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
             using_db=ctx.conn,
             **values,
         )
-        ctx.identified = True
+        ctx.made_known("subscription", fact.provider_subscription_id)
         await remember_customer(ctx, tenant, fact.provider_customer_id)
         await links.subscription_and_checkout(ctx, record)
         ctx.count("subscription", "created")
@@ -145,7 +148,7 @@ async def apply_invoice(ctx: ApplyContext, fact: InvoiceFact) -> None:
     record = await find(ctx, fact.provider_subscription_id)
     if record is None:
         # Its subscription event has not arrived yet: keep the invoice until it has.
-        raise TenantUnknown(fact.provider_subscription_id)
+        raise TenantUnknown(subscription_id=fact.provider_subscription_id)
     if not fact.paid:
         await emit(ctx, "subscription.payment_failed", record)
         return

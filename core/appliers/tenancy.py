@@ -81,4 +81,4 @@ async def remember_customer(
         provider_customer_id=provider_customer_id,
     )
     if await records.insert_unless_exists(ctx.conn, customer):
-        ctx.identified = True
+        ctx.made_known("customer", provider_customer_id)
