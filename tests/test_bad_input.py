@@ -222,3 +222,29 @@ async def test_a_long_or_junk_path_id_is_a_json_4xx(sandbox: Api, method: str, p
 async def test_the_public_sandbox_page_with_a_long_id_is_not_a_500(sandbox: Api) -> None:
     reply = await sandbox.get(f"/sandbox/checkout/{'s' * 256}", token=None)
     assert reply.status == 404, reply.raw
+
+
+# 7. cursors of another list
+
+
+async def test_a_cursor_of_another_list_is_400(api: Api) -> None:
+    for code in ("a_one", "a_two"):
+        assert (await api.post(ITEMS, json=item(code=code))).status == 201
+    first = await api.get(ITEMS, query={"limit": 1})
+    cursor = first.body["nextCursor"]
+    assert cursor
+    assert (await api.get(ITEMS, query={"limit": 1, "cursor": cursor})).status == 200
+    for other in ("purchases", "subscriptions", "event-deliveries", "public/pricing-items"):
+        reply = await api.get(f"/internal/payments/{other}", query={"cursor": cursor})
+        assert_error(reply, 400, "validation_failed")
+
+
+async def test_junk_that_decodes_as_a_cursor_is_400(api: Api) -> None:
+    import base64
+
+    import orjson
+
+    for junk in ([["s", "x"], ["s", "y"]], ["", [["i", 1], ["i", 2]]], {"a": 1}):
+        cursor = base64.urlsafe_b64encode(orjson.dumps(junk)).decode().rstrip("=")
+        reply = await api.get("/internal/payments/purchases", query={"cursor": cursor})
+        assert_error(reply, 400, "validation_failed")
