@@ -96,3 +96,15 @@ class WebhookSignatureInvalid(ApiError):
 
     status_code = 400
     code = "webhook_signature_invalid"
+
+
+class DatabaseUnavailable(ApiError):
+    """503: the database cannot be reached or dropped the connection; nothing was committed.
+
+    The caller retries after `RETRY_AFTER` seconds (the `Retry-After` header); providers
+    retry webhooks by themselves, and the event is applied then.
+    """
+
+    status_code = 503
+    code = "database_unavailable"
+    RETRY_AFTER = 2

@@ -8,9 +8,18 @@ to its tenant, and the provider's own timestamp so a stale fact never rolls a re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any
+
+MAX_EVENT_ID = 255
+MAX_EVENT_TYPE = 120
+MAX_API_VERSION = 40
+MAX_PROVIDER_ID = 255
+"""The columns an event's identity and a fact's provider ids are stored in."""
+TENANCY_LIMITS = {"consumerKey": 64, "consumerTenantId": 255, "pricingItemCode": 64}
+"""The metadata the checkout puts on provider objects, and the columns it is stored in."""
 
 
 @dataclass(frozen=True)
@@ -104,3 +113,55 @@ class WebhookEvent:
     facts: tuple[Fact, ...] = ()
     """Empty for an event type the service does not handle (stored and answered 200)."""
     api_version: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse what no column could store, so a signed but unstorable event is a 400.
+
+        `core.ingest` turns the ValueError into 400 `webhook_payload_invalid`, before
+        anything is stored: ids and types longer than their columns, and a NUL character
+        (which PostgreSQL text refuses) in any string of the event or its facts.
+        """
+        for name, value, limit in (
+            ("event id", self.provider_event_id, MAX_EVENT_ID),
+            ("event type", self.type, MAX_EVENT_TYPE),
+            ("api version", self.api_version, MAX_API_VERSION),
+        ):
+            if value is not None and len(value) > limit:
+                raise ValueError(f"the {name} is longer than {limit} characters")
+        for where, text in _strings(self):
+            if "\x00" in text:
+                raise ValueError(f"{where} contains a NUL character (U+0000)")
+        for fact in self.facts:
+            _check_fact(fact)
+
+
+def _check_fact(fact: Fact) -> None:
+    kind = type(fact).__name__
+    for item in fields(fact):
+        value = getattr(fact, item.name)
+        too_long = isinstance(value, str) and len(value) > MAX_PROVIDER_ID
+        if item.name.startswith("provider_") and too_long:
+            raise ValueError(f"{kind}.{item.name} is longer than {MAX_PROVIDER_ID} characters")
+    for key, limit in TENANCY_LIMITS.items():
+        value = fact.metadata.get(key)
+        if isinstance(value, str) and len(value) > limit:
+            raise ValueError(f"{kind}.metadata.{key} is longer than {limit} characters")
+
+
+def _strings(event: WebhookEvent) -> Iterator[tuple[str, str]]:
+    """Every string of the event and its facts (metadata keys and values included)."""
+    yield "the event id", event.provider_event_id
+    yield "the event type", event.type
+    if event.api_version is not None:
+        yield "the api version", event.api_version
+    for fact in event.facts:
+        kind = type(fact).__name__
+        for item in fields(fact):
+            value: Any = getattr(fact, item.name)
+            if isinstance(value, str):
+                yield f"{kind}.{item.name}", value
+            elif isinstance(value, Mapping):
+                for key, inner in value.items():
+                    yield f"{kind}.{item.name}", str(key)
+                    if isinstance(inner, str):
+                        yield f"{kind}.{item.name}.{key}", inner

@@ -70,15 +70,23 @@ def _decode_value(tagged: Any) -> Any:
     raise ValueError(tag)
 
 
-def encode_cursor(values: Sequence[Any]) -> str:
-    raw = orjson.dumps([_encode_value(v) for v in values])
+def cursor_scope(query: QuerySet[Any], order: Sequence[SortKey]) -> str:
+    """What a cursor belongs to: the table and its sort keys, so one list's cursor
+    (or junk that happens to decode) is refused by another instead of read as a position."""
+    fields = ",".join(f"-{k.field}" if k.descending else k.field for k in order)
+    return f"{query.model._meta.db_table}:{fields}"
+
+
+def encode_cursor(values: Sequence[Any], scope: str = "") -> str:
+    raw = orjson.dumps([scope, [_encode_value(v) for v in values]])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, width: int) -> list[Any]:
+def decode_cursor(cursor: str, width: int, scope: str = "") -> list[Any]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = [_decode_value(item) for item in orjson.loads(raw)]
+        given, tagged = orjson.loads(raw)
+        values = [_decode_value(item) for item in tagged] if given == scope else []
     except Exception:
         values = []
     if len(values) != width:
@@ -106,8 +114,9 @@ async def paginate(
     key: Callable[[M], Sequence[Any]] | None = None,
 ) -> Page[M]:
     """One page of `query` in `order` (whose last key must be unique, like `id`)."""
+    scope = cursor_scope(query, order)
     if cursor:
-        query = query.filter(_after(order, decode_cursor(cursor, len(order))))
+        query = query.filter(_after(order, decode_cursor(cursor, len(order), scope)))
     ordering = [f"-{k.field}" if k.descending else k.field for k in order]
     rows = await query.order_by(*ordering).limit(limit + 1).prefetch_related(*prefetch)
     more = len(rows) > limit
@@ -116,5 +125,5 @@ async def paginate(
     if more and rows:
         last = rows[-1]
         values = key(last) if key else [getattr(last, k.field) for k in order]
-        next_cursor = encode_cursor(values)
+        next_cursor = encode_cursor(values, scope)
     return Page(rows, next_cursor)

@@ -17,6 +17,7 @@ from core.plugins import Registry, build_plugin_manager, load_registry
 from web.auth import HEADER, install_token_guard
 from web.errors import install_error_handlers
 from web.fast_plan_status import PlanStatusFastPath
+from web.input_guard import install_input_guard
 from web.metrics import blueprint as metrics_blueprint
 from web.metrics import install_request_metrics
 from web.request import PaymentsRequest
@@ -69,6 +70,7 @@ def create_app(
     )
     install_error_handlers(app)
     install_token_guard(app)
+    install_input_guard(app)
     install_request_metrics(app)
 
     app.register_blueprint(health.blueprint)

@@ -1,7 +1,8 @@
 """Error handlers: every failure, expected or not, answers the contract's JSON error.
 
 Never an HTML page, never a traceback: an unexpected exception is logged with its
-traceback on the server and answered as a bare 500 `internal_error`.
+traceback on the server and answered as a bare 500 `internal_error`, except a lost
+database connection, which is a 503 `database_unavailable` (`web.database_errors`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from quart_schema.validation import QuerystringValidationError, RequestHeadersVa
 from werkzeug.exceptions import HTTPException
 
 from core.errors import ApiError, FieldProblem, ValidationFailed
+from web.database_errors import database_unavailable_response, is_database_unavailable
 from web.responses import error_body, error_response, json_response
 
 log = logging.getLogger(__name__)
@@ -77,5 +79,8 @@ def install_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Response:
+        if is_database_unavailable(error):
+            log.warning("database unavailable: %s: %s", type(error).__name__, error)
+            return database_unavailable_response()
         log.exception("unhandled error", exc_info=error)
         return json_response(error_body(500, "internal error", "internal_error"), 500)

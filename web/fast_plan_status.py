@@ -29,6 +29,8 @@ from quart import Quart
 from core.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from core.plan_status import plan_status_json
 from web.auth import HEADER
+from web.input_guard import MAX_PATH_PARAM
+from web.json_body import text_problem
 from web.routes.billing import MAX_CONSUMER_KEY
 
 ENDPOINT = "billing.get_plan_status"
@@ -87,6 +89,9 @@ class PlanStatusFastPath:
         found = self.path.fullmatch(scope["path"])
         if found is None:
             return None
+        tenant = found.group(1)
+        if len(tenant) > MAX_PATH_PARAM or text_problem(tenant):
+            return None  # Quart's input guard answers it
         query = scope["query_string"]
         consumer_key: str | None = None
         if query:
@@ -97,5 +102,5 @@ class PlanStatusFastPath:
         for name, value in scope["headers"]:
             if name == _HEADER:
                 authorized = hmac.compare_digest(value, self.token)
-                return (found.group(1), consumer_key) if authorized else None
+                return (tenant, consumer_key) if authorized else None
         return None

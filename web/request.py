@@ -1,18 +1,25 @@
-"""The request class: JSON bodies that are not JSON become the contract's errors."""
+"""The request class: JSON bodies that are not strict JSON become the contract's errors."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from quart import Request
 
 from core.errors import ApiError
+from web.json_body import load_body
 
 
 class PaymentsRequest(Request):
-    """Refuses a non-JSON content type (415) and malformed JSON (400) with clear messages."""
+    """Refuses a non-JSON content type (415) and any body `web.json_body` refuses (400).
+
+    Every JSON route (quart-schema's `validate_request` included) decodes through here,
+    so one decoder decides what a JSON body may contain.
+    """
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        if cache and self._cached_json[silent] is not Ellipsis:
+            return self._cached_json[silent]
         if not (force or self.is_json):
             if silent:
                 return None
@@ -21,7 +28,16 @@ class PaymentsRequest(Request):
                 code="unsupported_media_type",
                 status_code=415,
             )
-        return await super().get_json(force=force, silent=silent, cache=cache)
+        raw = cast(bytes, await self.get_data(cache=cache, as_text=False))
+        try:
+            result = load_body(raw, self.mimetype_params.get("charset"))
+        except ApiError:
+            if not silent:
+                raise
+            result = None
+        if cache:
+            self._cached_json[silent] = result
+        return result
 
     def on_json_loading_failed(self, error: Exception | None) -> Any:
         raise ApiError("the request body is not valid JSON", code="invalid_json", status_code=400)

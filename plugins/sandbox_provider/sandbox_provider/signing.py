@@ -1,7 +1,8 @@
 """Signing the sandbox's events and checking those signatures, the way Stripe does it.
 
 `Sandbox-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. Every configured
-secret is tried, so one can be rotated; a timestamp older than the tolerance is refused.
+secret is tried, so one can be rotated; a timestamp further from now than the tolerance,
+in the past or in the future, is refused.
 """
 
 from __future__ import annotations
@@ -73,7 +74,12 @@ def verify(
         raise WebhookSignatureInvalid(
             f"{SIGNATURE_HEADER} does not match the body under any configured webhook secret"
         )
-    if timestamp < (time.time() if now is None else now) - tolerance:
+    current = time.time() if now is None else now
+    if timestamp < current - tolerance:
         raise WebhookSignatureInvalid(
             f"{SIGNATURE_HEADER} timestamp is older than the {tolerance}s tolerance"
+        )
+    if timestamp > current + tolerance:  # a clock far off, or a signature kept for later
+        raise WebhookSignatureInvalid(
+            f"{SIGNATURE_HEADER} timestamp is more than the {tolerance}s tolerance in the future"
         )

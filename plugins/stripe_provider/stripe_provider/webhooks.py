@@ -7,6 +7,7 @@ are configured, events signed with either are accepted.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -64,6 +65,7 @@ def verify_signature(
         except stripe.SignatureVerificationError as error:
             stale = stale or str(error.user_message or "").startswith(_STALE)
             continue
+        _refuse_future(header, tolerance)
         return
     if stale:
         raise WebhookSignatureInvalid(
@@ -72,6 +74,22 @@ def verify_signature(
     raise WebhookSignatureInvalid(
         f"{SIGNATURE_HEADER} does not match the body under any configured webhook secret"
     )
+
+
+def _refuse_future(header: str, tolerance: int) -> None:
+    """The SDK bounds a timestamp's age only; one further ahead than the tolerance is refused too.
+
+    Such a signature is either from a clock far off or made to be replayed later. Python
+    integers do not overflow, so `t=10**30` is simply "in the future".
+    """
+    limit = time.time() + tolerance
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t" and value.strip().lstrip("-").isdigit() and int(value) > limit:
+            raise WebhookSignatureInvalid(
+                f"{SIGNATURE_HEADER} timestamp is more than the {tolerance}s tolerance "
+                "in the future"
+            )
 
 
 def _checkout_facts(session_data: Mapping[str, Any], payment: str | None) -> tuple[Fact, ...]:
