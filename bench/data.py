@@ -165,6 +165,7 @@ PROVIDER_EVENT_COLUMNS = [
     "received_at",
     "processed_at",
 ]
+HISTORY_COLUMNS = [*PROVIDER_EVENT_COLUMNS, "waits_customer_id", "waits_subscription_id"]
 HISTORY_TYPES = (
     "customer.subscription.updated",
     "invoice.paid",
@@ -180,6 +181,7 @@ async def seed_provider_events(
 ) -> int:
     """`count` more stored provider events (ids from `first`), as a long-lived account leaves
     them: mostly processed, some of types we ignore, a `foreign` share deferred for ever
+    (waiting for a customer and a subscription that never come)
     (older than the deferral TTL they would be unmatched; here they stay deferred, the worst
     case for any query that looks for deferred events). Payloads are short: what matters to
     the hot statements is the number of rows and index entries, not the TOAST table."""
@@ -208,17 +210,19 @@ async def seed_provider_events(
                 status,
                 at,
                 None if status == "deferred" else at,
+                f"cus_hx{n}" if status == "deferred" else None,
+                f"sub_hx{n}" if status == "deferred" else None,
             )
         )
         if len(batch) == 50_000:
             await connection.copy_records_to_table(
-                "provider_events", records=batch, columns=PROVIDER_EVENT_COLUMNS
+                "provider_events", records=batch, columns=HISTORY_COLUMNS
             )
             written += len(batch)
             batch = []
     if batch:
         await connection.copy_records_to_table(
-            "provider_events", records=batch, columns=PROVIDER_EVENT_COLUMNS
+            "provider_events", records=batch, columns=HISTORY_COLUMNS
         )
         written += len(batch)
     return written
