@@ -230,19 +230,27 @@ _EXPIRE = {
 """The TTL: the oldest deferred events past it become `unmatched`, a bounded batch at a time
 (events being replayed right now are skipped, not waited for)."""
 
+_CLAIMED = (
+    f"SELECT provider_key, payload, status, {', '.join(COLUMN.values())} FROM provider_events"
+)
 _CLAIM = {
-    True: (
-        "SELECT provider_key, payload FROM provider_events"
-        " WHERE id = $1 AND status = 'deferred' FOR UPDATE SKIP LOCKED"
-    ),
-    False: "SELECT provider_key, payload FROM provider_events WHERE id = $1 AND status = 'deferred'",
+    True: f"{_CLAIMED} WHERE id = $1 FOR UPDATE SKIP LOCKED",
+    False: f"{_CLAIMED} WHERE id = $1",
 }
+"""One event by its primary key, locked unless another transaction holds it. Whether it is
+still deferred is read, not filtered on: `AND status = 'deferred'` would let the planner
+pick the small partial index and walk it instead of the primary key."""
 _APPLIED = "UPDATE provider_events SET status = 'processed', processed_at = $1 WHERE id = $2"
 _SET_WAITS = (
     "UPDATE provider_events SET "
-    + ", ".join(f"{COLUMN[kind]} = ${n}" for n, kind in enumerate(KINDS, 1))
-    + f" WHERE id = ${len(KINDS) + 1} AND status = 'deferred'"
+    + ", ".join(
+        f"{COLUMN[kind]} = CASE WHEN status = 'deferred' THEN ${n} ELSE {COLUMN[kind]} END"
+        for n, kind in enumerate(KINDS, 1)
+    )
+    + f" WHERE id = ${len(KINDS) + 1}"
 )
+"""What a still-unknown event waits for now; an event applied or expired meanwhile keeps
+what it had (the status is tested in the SET, so the row is found by its primary key)."""
 
 
 def _db_time(value: datetime) -> Any:
@@ -278,9 +286,10 @@ async def replay_one(registry: Registry, row_id: str) -> Replayed:
                 _, rows = await conn.execute_query(
                     sql.for_dialect(conn, _CLAIM[postgres]), [row_id]
                 )
-                if not rows:
-                    return Replayed("skipped")
+                if not rows or rows[0]["status"] != "deferred":
+                    return Replayed("skipped")  # another holds it, or it is settled
                 provider_key = str(rows[0]["provider_key"])
+                stored_waits = {kind: rows[0][COLUMN[kind]] for kind in KINDS}
                 event = ingest.parse_webhook_body(
                     registry, provider_key, str(rows[0]["payload"]).encode()
                 )
@@ -301,7 +310,8 @@ async def replay_one(registry: Registry, row_id: str) -> Replayed:
         except TenantUnknown as unknown:
             assert event is not None  # only applying the facts raises it
             waits = waits_of(unknown, event)
-            await _set_waits(row_id, waits)
+            if {kind: waits.get(kind) for kind in KINDS} != stored_waits:
+                await _set_waits(row_id, waits)
             if attempt == ATTEMPTS or not await any_known(provider_key, waits):
                 return Replayed("waiting")
         except (IntegrityError, OperationalError) as error:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -31,6 +33,7 @@ from core.timeutil import utcnow
 from tests.conftest import TOKEN
 from tests.support import stripe_events as se
 from tests.support.api import Api
+from tests.support.databases import sibling_url
 from tests.support.webhooks import SECRET, event_types, post_event
 
 T0 = 1_790_000_000
@@ -445,6 +448,31 @@ async def test_serve_runs_the_safety_net_beside_its_dispatcher(
             await asyncio.sleep(0.01)
     assert "payments_deferred_sweeper" not in served.extensions
     assert await status_of(event) == "processed"
+
+
+# --- the plans ---------------------------------------------------------------------------
+
+
+@pytest.mark.postgres_only
+def test_every_hot_statement_on_provider_events_is_planned_on_its_index(
+    database_url: str, repo_root: Any
+) -> None:
+    """`bench/explain_provider_events.py` on a database of its own, with 100,000 stored
+    events (the bench runs it with 1,000,000: docs/performance.md): no Seq Scan on
+    provider_events, no BitmapAnd, each statement on its index, with the statistics of a
+    fresh table and after ANALYZE, custom and generic plans."""
+    url = sibling_url("explain")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.explain_provider_events", "--url", url, "--rows", "100000"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    verdicts = [line for line in done.stdout.splitlines() if line.startswith("### ")]
+    assert len(verdicts) == 44
+    assert all(line.endswith(": ok") for line in verdicts)
 
 
 # --- the setting -------------------------------------------------------------------------
