@@ -114,10 +114,10 @@ def ids_named(facts: Sequence[Fact]) -> dict[IdKind, set[str]]:
 
 def waits_of(unknown: TenantUnknown, event: WebhookEvent) -> dict[IdKind, str]:
     """What the deferred event waits for: what the applier said, else any id its facts name
-    (one per kind: the first fact's)."""
+    (one per kind)."""
     if unknown.waits:
         return dict(unknown.waits)
-    named = ids_named(event.facts[:1] or event.facts)
+    named = ids_named(event.facts)
     return {kind: sorted(values)[0] for kind, values in named.items()}
 
 
@@ -231,7 +231,8 @@ _EXPIRE = {
 (events being replayed right now are skipped, not waited for)."""
 
 _CLAIMED = (
-    f"SELECT provider_key, payload, status, {', '.join(COLUMN.values())} FROM provider_events"
+    "SELECT provider_key, provider_event_id, payload, status, "
+    f"{', '.join(COLUMN.values())} FROM provider_events"
 )
 _CLAIM = {
     True: f"{_CLAIMED} WHERE id = $1 FOR UPDATE SKIP LOCKED",
@@ -279,6 +280,7 @@ async def replay_one(registry: Registry, row_id: str) -> Replayed:
     with the event's id and leaves it deferred, to be replayed later.
     """
     event: WebhookEvent | None = None
+    provider_event_id = "?"
     for attempt in range(1, ATTEMPTS + 1):
         try:
             async with in_transaction() as conn:
@@ -289,6 +291,7 @@ async def replay_one(registry: Registry, row_id: str) -> Replayed:
                 if not rows or rows[0]["status"] != "deferred":
                     return Replayed("skipped")  # another holds it, or it is settled
                 provider_key = str(rows[0]["provider_key"])
+                provider_event_id = str(rows[0]["provider_event_id"])
                 stored_waits = {kind: rows[0][COLUMN[kind]] for kind in KINDS}
                 event = ingest.parse_webhook_body(
                     registry, provider_key, str(rows[0]["payload"]).encode()
@@ -316,14 +319,18 @@ async def replay_one(registry: Registry, row_id: str) -> Replayed:
                 return Replayed("waiting")
         except (IntegrityError, OperationalError) as error:
             if attempt == ATTEMPTS:
-                log.exception("replaying deferred provider event %s failed", row_id)
+                log.exception(
+                    "replaying deferred provider event %s (row %s) failed; it stays deferred",
+                    provider_event_id,
+                    row_id,
+                )
                 return Replayed("failed")
             log.info("retrying deferred provider event %s after a conflict: %s", row_id, error)
         except Exception:
             log.exception(
-                "replaying deferred provider event %s (%s) failed; it stays deferred",
+                "replaying deferred provider event %s (row %s) failed; it stays deferred",
+                provider_event_id,
                 row_id,
-                event.provider_event_id if event is not None else "unparsed",
             )
             return Replayed("failed")
     return Replayed("waiting")  # pragma: no cover
