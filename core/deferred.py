@@ -114,10 +114,10 @@ def ids_named(facts: Sequence[Fact]) -> dict[IdKind, set[str]]:
 
 def waits_of(unknown: TenantUnknown, event: WebhookEvent) -> dict[IdKind, str]:
     """What the deferred event waits for: what the applier said, else any id its facts name
-    (one per kind: the first fact's)."""
+    (one per kind)."""
     if unknown.waits:
         return dict(unknown.waits)
-    named = ids_named(event.facts[:1] or event.facts)
+    named = ids_named(event.facts)
     return {kind: sorted(values)[0] for kind, values in named.items()}
 
 
@@ -230,19 +230,28 @@ _EXPIRE = {
 """The TTL: the oldest deferred events past it become `unmatched`, a bounded batch at a time
 (events being replayed right now are skipped, not waited for)."""
 
+_CLAIMED = (
+    "SELECT provider_key, provider_event_id, payload, status, "
+    f"{', '.join(COLUMN.values())} FROM provider_events"
+)
 _CLAIM = {
-    True: (
-        "SELECT provider_key, payload FROM provider_events"
-        " WHERE id = $1 AND status = 'deferred' FOR UPDATE SKIP LOCKED"
-    ),
-    False: "SELECT provider_key, payload FROM provider_events WHERE id = $1 AND status = 'deferred'",
+    True: f"{_CLAIMED} WHERE id = $1 FOR UPDATE SKIP LOCKED",
+    False: f"{_CLAIMED} WHERE id = $1",
 }
+"""One event by its primary key, locked unless another transaction holds it. Whether it is
+still deferred is read, not filtered on: `AND status = 'deferred'` would let the planner
+pick the small partial index and walk it instead of the primary key."""
 _APPLIED = "UPDATE provider_events SET status = 'processed', processed_at = $1 WHERE id = $2"
 _SET_WAITS = (
     "UPDATE provider_events SET "
-    + ", ".join(f"{COLUMN[kind]} = ${n}" for n, kind in enumerate(KINDS, 1))
-    + f" WHERE id = ${len(KINDS) + 1} AND status = 'deferred'"
+    + ", ".join(
+        f"{COLUMN[kind]} = CASE WHEN status = 'deferred' THEN ${n} ELSE {COLUMN[kind]} END"
+        for n, kind in enumerate(KINDS, 1)
+    )
+    + f" WHERE id = ${len(KINDS) + 1}"
 )
+"""What a still-unknown event waits for now; an event applied or expired meanwhile keeps
+what it had (the status is tested in the SET, so the row is found by its primary key)."""
 
 
 def _db_time(value: datetime) -> Any:
@@ -271,6 +280,7 @@ async def replay_one(registry: Registry, row_id: str) -> Replayed:
     with the event's id and leaves it deferred, to be replayed later.
     """
     event: WebhookEvent | None = None
+    provider_event_id = "?"
     for attempt in range(1, ATTEMPTS + 1):
         try:
             async with in_transaction() as conn:
@@ -278,9 +288,11 @@ async def replay_one(registry: Registry, row_id: str) -> Replayed:
                 _, rows = await conn.execute_query(
                     sql.for_dialect(conn, _CLAIM[postgres]), [row_id]
                 )
-                if not rows:
-                    return Replayed("skipped")
+                if not rows or rows[0]["status"] != "deferred":
+                    return Replayed("skipped")  # another holds it, or it is settled
                 provider_key = str(rows[0]["provider_key"])
+                provider_event_id = str(rows[0]["provider_event_id"])
+                stored_waits = {kind: rows[0][COLUMN[kind]] for kind in KINDS}
                 event = ingest.parse_webhook_body(
                     registry, provider_key, str(rows[0]["payload"]).encode()
                 )
@@ -301,19 +313,24 @@ async def replay_one(registry: Registry, row_id: str) -> Replayed:
         except TenantUnknown as unknown:
             assert event is not None  # only applying the facts raises it
             waits = waits_of(unknown, event)
-            await _set_waits(row_id, waits)
+            if {kind: waits.get(kind) for kind in KINDS} != stored_waits:
+                await _set_waits(row_id, waits)
             if attempt == ATTEMPTS or not await any_known(provider_key, waits):
                 return Replayed("waiting")
         except (IntegrityError, OperationalError) as error:
             if attempt == ATTEMPTS:
-                log.exception("replaying deferred provider event %s failed", row_id)
+                log.exception(
+                    "replaying deferred provider event %s (row %s) failed; it stays deferred",
+                    provider_event_id,
+                    row_id,
+                )
                 return Replayed("failed")
             log.info("retrying deferred provider event %s after a conflict: %s", row_id, error)
         except Exception:
             log.exception(
-                "replaying deferred provider event %s (%s) failed; it stays deferred",
+                "replaying deferred provider event %s (row %s) failed; it stays deferred",
+                provider_event_id,
                 row_id,
-                event.provider_event_id if event is not None else "unparsed",
             )
             return Replayed("failed")
     return Replayed("waiting")  # pragma: no cover

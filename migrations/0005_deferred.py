@@ -1,5 +1,6 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
+from core.models.provider_events import FilteredIndex
 from tortoise import fields
 from tortoise.indexes import PartialIndex
 
@@ -35,18 +36,18 @@ class Migration(migrations.Migration):
         ),
         ops.AddIndex(
             model_name='ProviderEvent',
-            index=PartialIndex(fields=['provider_key', 'waits_customer_id'], name='provider_events_waits_customer_idx', condition={'status': 'deferred'}),
+            index=FilteredIndex(fields=['waits_customer_id', 'provider_key'], name='provider_events_waits_customer_idx', where="status = 'deferred' AND waits_customer_id IS NOT NULL"),
         ),
         ops.AddIndex(
             model_name='ProviderEvent',
-            index=PartialIndex(fields=['provider_key', 'waits_subscription_id'], name='provider_events_waits_subscription_idx', condition={'status': 'deferred'}),
+            index=FilteredIndex(fields=['waits_subscription_id', 'provider_key'], name='provider_events_waits_subscription_idx', where="status = 'deferred' AND waits_subscription_id IS NOT NULL"),
         ),
         ops.AddIndex(
             model_name='ProviderEvent',
-            index=PartialIndex(fields=['provider_key', 'waits_payment_id'], name='provider_events_waits_payment_idx', condition={'status': 'deferred'}),
+            index=FilteredIndex(fields=['waits_payment_id', 'provider_key'], name='provider_events_waits_payment_idx', where="status = 'deferred' AND waits_payment_id IS NOT NULL"),
         ),
         ops.AddIndex(
             model_name='ProviderEvent',
-            index=PartialIndex(fields=['provider_key', 'waits_checkout_session_id'], name='provider_events_waits_checkout_session_idx', condition={'status': 'deferred'}),
+            index=FilteredIndex(fields=['waits_checkout_session_id', 'provider_key'], name='provider_events_waits_checkout_session_idx', where="status = 'deferred' AND waits_checkout_session_id IS NOT NULL"),
         ),
     ]
