@@ -1,4 +1,5 @@
-"""`payments worker`: the delivery dispatcher alone, until SIGTERM or SIGINT.
+"""`payments worker`: the delivery dispatcher (and the provider-read runner), until SIGTERM
+or SIGINT.
 
 On a signal it stops claiming, lets in-flight attempts finish (bounded by the attempt
 timeout), releases anything still leased, and closes the database.
@@ -14,6 +15,7 @@ from core import db
 from core.config import Settings
 from core.dispatcher import Dispatcher
 from core.plugins import build_plugin_manager, load_registry
+from core.provider_reads import ProviderReadRunner
 
 log = logging.getLogger("platform_payments.delivery")
 
@@ -27,13 +29,18 @@ async def run_worker(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     dispatcher = Dispatcher(settings, registry.consumers)
+    reads = ProviderReadRunner(settings, registry)
     try:
+        await registry.start()
         await dispatcher.start()
+        await reads.start()
         log.info("worker ready (consumers: %s)", ", ".join(registry.consumers) or "none")
         await stop.wait()
         log.info("worker stopping")
+        await reads.stop()
         await dispatcher.stop()
     finally:
+        await registry.close()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         await db.close()
