@@ -17,6 +17,8 @@ DEFAULT_DATABASE_URL = "sqlite://./data/payments.sqlite3"
 
 # About three days in all: 1m, 5m, 15m, 1h, 3h, 6h, 12h, 24h, 24h (~70h41m).
 DEFAULT_RETRY_SCHEDULE: tuple[float, ...] = (60, 300, 900, 3600, 10800, 21600, 43200, 86400, 86400)
+# A provider read (core/provider_reads.py): five attempts over about 40 minutes.
+DEFAULT_PROVIDER_READ_SCHEDULE: tuple[float, ...] = (10, 60, 300, 1800)
 
 
 MAX_TTL_HOURS = 876_000
@@ -46,6 +48,8 @@ class Settings:
     """Each retry delay is scaled by a random factor in [1 - jitter, 1 + jitter]."""
     delivery_breaker_threshold: int = 5
     delivery_breaker_cooldown: float = 30.0
+    provider_read_retry_schedule: tuple[float, ...] = DEFAULT_PROVIDER_READ_SCHEDULE
+    """Seconds between attempts of a provider read; after the last, it is failed."""
     embedded_dispatcher: bool = True
     """Whether `payments serve` runs the delivery dispatcher in its own process."""
     past_due_grace_days: int = 0
@@ -96,6 +100,11 @@ class Settings:
                 env, "PAYMENTS_DELIVERY_BREAKER_THRESHOLD", 5, minimum=1
             ),
             delivery_breaker_cooldown=_float(env, "PAYMENTS_DELIVERY_BREAKER_COOLDOWN", 30.0),
+            provider_read_retry_schedule=_schedule(
+                env.get("PAYMENTS_PROVIDER_READ_RETRY_SCHEDULE"),
+                "PAYMENTS_PROVIDER_READ_RETRY_SCHEDULE",
+                DEFAULT_PROVIDER_READ_SCHEDULE,
+            ),
             embedded_dispatcher=_bool(env, "PAYMENTS_EMBEDDED_DISPATCHER", True),
             past_due_grace_days=_int(env, "PAYMENTS_PAST_DUE_GRACE_DAYS", 0, minimum=0),
             deferred_ttl_hours=_hours(env, "PAYMENTS_DEFERRED_TTL_HOURS", 72.0),
@@ -148,19 +157,19 @@ def _hours(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
-def _schedule(raw: str | None) -> tuple[float, ...]:
+def _schedule(
+    raw: str | None,
+    name: str = "PAYMENTS_DELIVERY_RETRY_SCHEDULE",
+    default: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE,
+) -> tuple[float, ...]:
     if raw is None or raw.strip() == "":
-        return DEFAULT_RETRY_SCHEDULE
+        return default
     try:
         steps = tuple(float(part) for part in raw.split(",") if part.strip())
     except ValueError:
-        raise ConfigurationError(
-            f"PAYMENTS_DELIVERY_RETRY_SCHEDULE must be comma-separated seconds, got {raw!r}"
-        ) from None
+        raise ConfigurationError(f"{name} must be comma-separated seconds, got {raw!r}") from None
     if not steps or any(step < 0 for step in steps):
-        raise ConfigurationError(
-            f"PAYMENTS_DELIVERY_RETRY_SCHEDULE needs one or more non-negative numbers, got {raw!r}"
-        )
+        raise ConfigurationError(f"{name} needs one or more non-negative numbers, got {raw!r}")
     return steps
 
 

@@ -38,7 +38,7 @@ class CheckoutSessionFact:
     observed_at: datetime | None = None
     """The provider's own time of the object's state, on an object read back from the
     provider (a refresh, a provider read): what orders it against events, on the provider's
-    clock. A webhook's facts are ordered by the event's own time instead; ingest ignores it."""
+    clock. None on a webhook's facts, which the event's own time orders."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class SubscriptionFact:
     observed_at: datetime | None = None
     """The provider's own time of the object's state, on an object read back from the
     provider (a refresh, a provider read): what orders it against events, on the provider's
-    clock. A webhook's facts are ordered by the event's own time instead; ingest ignores it."""
+    clock. None on a webhook's facts, which the event's own time orders."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class PaymentFact:
     observed_at: datetime | None = None
     """The provider's own time of the object's state, on an object read back from the
     provider (a refresh, a provider read): what orders it against events, on the provider's
-    clock. A webhook's facts are ordered by the event's own time instead; ingest ignores it."""
+    clock. None on a webhook's facts, which the event's own time orders."""
 
 
 @dataclass(frozen=True)

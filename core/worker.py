@@ -1,5 +1,5 @@
-"""`payments worker`: the delivery dispatcher (and the deferred events' safety net), until
-SIGTERM or SIGINT.
+"""`payments worker`: the delivery dispatcher, the deferred events' safety net and the
+provider-read runner, until SIGTERM or SIGINT.
 
 On a signal it stops claiming, lets in-flight attempts finish (bounded by the attempt
 timeout), releases anything still leased, and closes the database.
@@ -16,6 +16,7 @@ from core.config import Settings
 from core.deferred import DeferredSweeper
 from core.dispatcher import Dispatcher
 from core.plugins import build_plugin_manager, load_registry
+from core.provider_reads import ProviderReadRunner
 
 log = logging.getLogger("platform_payments.delivery")
 
@@ -30,15 +31,20 @@ async def run_worker(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     dispatcher = Dispatcher(settings, registry.consumers)
     sweeper = DeferredSweeper(registry, settings.deferred_ttl_hours)
+    reads = ProviderReadRunner(settings, registry)
     try:
+        await registry.start()
         await dispatcher.start()
+        await reads.start()
         sweeper.start()
         log.info("worker ready (consumers: %s)", ", ".join(registry.consumers) or "none")
         await stop.wait()
         log.info("worker stopping")
         await sweeper.stop()
+        await reads.stop()
         await dispatcher.stop()
     finally:
+        await registry.close()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         await db.close()

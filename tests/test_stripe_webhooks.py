@@ -177,7 +177,6 @@ def test_a_completed_subscription_checkout() -> None:
             amount_total=1900,
             currency="eur",
             metadata=METADATA,
-            observed_at=datetime(2009, 2, 13, 23, 31, 30, tzinfo=UTC),  # its `created`
         ),
     )
 
@@ -261,8 +260,6 @@ def test_a_subscription_of_a_new_api_version_takes_its_period_from_its_item() ->
         ended_at=None,
         provider_price_id=sub["items"]["data"][0]["price"]["id"],
         metadata=METADATA,
-        # the latest of its past timestamps: its item's period start
-        observed_at=datetime(2025, 11, 27, 10, 0, tzinfo=UTC),
     )
 
 

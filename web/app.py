@@ -14,6 +14,7 @@ from core.deferred import DeferredSweeper
 from core.dispatcher import Dispatcher
 from core.plan_cache import start_plan_cache, stop_plan_cache
 from core.plugins import Registry, build_plugin_manager, load_registry
+from core.provider_reads import start_runner, stop_runner
 from web.auth import HEADER, install_token_guard
 from web.errors import install_error_handlers
 from web.fast_plan_status import PlanStatusFastPath
@@ -41,7 +42,7 @@ def create_app(
     With `connect_database` the app opens the database when it starts serving and closes
     it when it stops; embedders that manage the connection themselves turn it off.
     `dispatcher` runs the delivery dispatcher (and beside it the deferred events' safety net,
-    `core.deferred`) while serving; None means
+    `core.deferred`, and the provider-read runner, `core.provider_reads`) while serving; None means
     `settings.embedded_dispatcher` when the app manages its own connection, else off
     (tests and embedders ask for it explicitly). `fast_plan_status` answers well-formed
     plan-status reads below Quart (`web.fast_plan_status`); tests turn it off to compare.
@@ -112,11 +113,13 @@ def create_app(
             app.extensions["payments_dispatcher"] = embedded
             await embedded.start()
             _start_sweeper(app, registry, settings)
+            app.extensions["payments_provider_reads"] = await start_runner(settings, registry)
 
     @app.after_serving
     async def stop() -> None:
         await stop_plan_cache(app.extensions.pop("payments_plan_cache", None))
         await _stop_sweeper(app)
+        await stop_runner(app.extensions.pop("payments_provider_reads", None))
         embedded: Dispatcher | None = app.extensions.pop("payments_dispatcher", None)
         if embedded is not None:
             await embedded.stop()

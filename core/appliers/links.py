@@ -13,7 +13,7 @@ fact. The common webhook (a renewal, an update of a known subscription) runs non
 
 from __future__ import annotations
 
-from core import records, sql
+from core import provider_read_tasks, records, sql
 from core.appliers.context import ApplyContext
 from core.models import CheckoutSession, Purchase, Subscription
 
@@ -74,7 +74,12 @@ async def purchase_and_checkout(
 
 async def checkout_and_subscription(ctx: ApplyContext, session: CheckoutSession) -> None:
     """A checkout that names its subscription points at our record of it (the caller saves
-    the session, with `SESSION_SUBSCRIPTION_SIDE` among its fields)."""
+    the session, with `SESSION_SUBSCRIPTION_SIDE` among its fields).
+
+    A completed subscription checkout whose subscription we do not know yet asks, in this
+    same transaction, for the subscription to be read from the provider off the request path
+    (`core.provider_reads`): an endpoint that receives only checkout events still learns it.
+    """
     if not session.provider_subscription_id or session.subscription_id is not None:  # type: ignore[attr-defined]
         return
     subscription = await records.find(
@@ -85,6 +90,13 @@ async def checkout_and_subscription(ctx: ApplyContext, session: CheckoutSession)
     )
     if subscription is not None:
         session.subscription_id = subscription.id
+    elif session.status == "complete":
+        await provider_read_tasks.enqueue(
+            ctx.conn,
+            ctx.provider_key,
+            provider_read_tasks.SUBSCRIPTION,
+            session.provider_subscription_id,
+        )
 
 
 _LINK_CHECKOUT = (

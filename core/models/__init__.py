@@ -7,6 +7,7 @@ from core.models.delivery import DeliveryAttempt, EventDelivery, NormalizedEvent
 from core.models.idempotency import IdempotencyKey
 from core.models.imports import ImportProgress
 from core.models.provider_events import ProviderEvent
+from core.models.provider_reads import ProviderRead
 from core.models.sandbox import SandboxObject
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "PricingItemProviderPrice",
     "ProviderCustomer",
     "ProviderEvent",
+    "ProviderRead",
     "Purchase",
     "SandboxObject",
     "Subscription",

@@ -139,6 +139,10 @@ class StripeStandIn:
         """Make the next `times` requests to `method path...` fail as `kind`."""
         self._injections.append(Injection(method.lower(), path, kind, times))
 
+    def release_slow(self) -> None:
+        """Let requests held by a `slow` injection answer now (and later ones pass at once)."""
+        self._release.set()
+
     def of_type(self, name: str) -> list[dict[str, Any]]:
         """Every stored object of that type (`customer`, `checkout.session`, ...)."""
         return [o for o in self.objects.values() if o.get("object") == name]
