@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import uvloop
 from hypercorn.config import Config
 
+from web import protocol_errors
+
 T = TypeVar("T")
 
 
@@ -21,6 +23,8 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 
 
 def hypercorn_config(host: str, port: int) -> Config:
+    """Hypercorn's settings; also makes Hypercorn's own 400/431 answers JSON (`web.protocol_errors`)."""
+    protocol_errors.install()
     config = Config()
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
