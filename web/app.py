@@ -109,20 +109,12 @@ def create_app(
             app.extensions["payments_plan_cache"] = start_plan_cache(settings.database_url)
         await registry.start()
         if run_dispatcher:
-            embedded = Dispatcher(settings, registry.consumers)
-            app.extensions["payments_dispatcher"] = embedded
-            await embedded.start()
-            _start_sweeper(app, registry, settings)
-            app.extensions["payments_provider_reads"] = await start_runner(settings, registry)
+            await _start_background(app, registry, settings)
 
     @app.after_serving
     async def stop() -> None:
         await stop_plan_cache(app.extensions.pop("payments_plan_cache", None))
-        await _stop_sweeper(app)
-        await stop_runner(app.extensions.pop("payments_provider_reads", None))
-        embedded: Dispatcher | None = app.extensions.pop("payments_dispatcher", None)
-        if embedded is not None:
-            await embedded.stop()
+        await _stop_background(app)
         await registry.close()
         if connect_database:
             await db.close()
@@ -133,14 +125,23 @@ def create_app(
     return app
 
 
-def _start_sweeper(app: Quart, registry: Registry, settings: Settings) -> None:
-    """The deferred events' safety net and TTL, beside the embedded dispatcher."""
+async def _start_background(app: Quart, registry: Registry, settings: Settings) -> None:
+    """What `payments worker` runs, embedded in `serve`: the delivery dispatcher, the deferred
+    events' safety net and TTL (`core.deferred`), the provider-read runner."""
+    embedded = Dispatcher(settings, registry.consumers)
+    app.extensions["payments_dispatcher"] = embedded
+    await embedded.start()
     sweeper = DeferredSweeper(registry, settings.deferred_ttl_hours)
     app.extensions["payments_deferred_sweeper"] = sweeper
     sweeper.start()
+    app.extensions["payments_provider_reads"] = await start_runner(settings, registry)
 
 
-async def _stop_sweeper(app: Quart) -> None:
+async def _stop_background(app: Quart) -> None:
     sweeper: DeferredSweeper | None = app.extensions.pop("payments_deferred_sweeper", None)
     if sweeper is not None:
         await sweeper.stop()
+    await stop_runner(app.extensions.pop("payments_provider_reads", None))
+    embedded: Dispatcher | None = app.extensions.pop("payments_dispatcher", None)
+    if embedded is not None:
+        await embedded.stop()
