@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,21 +12,7 @@ import pytest
 
 from tests.support.databases import recreate_postgres_database, sibling_url
 from tests.support.processes import PAYMENTS, free_port, run_payments
-
-
-async def wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(200):
-            if process.poll() is not None:
-                raise AssertionError(f"serve exited with {process.returncode}")
-            try:
-                async with http.get(f"{base}/health") as response:
-                    if response.status in (200, 503):
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("serve did not come up")
+from tests.support.serving import wait_until_up
 
 
 @pytest.fixture
