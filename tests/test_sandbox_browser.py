@@ -26,7 +26,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.support import browser
 from tests.support.consumer_server import ConsumerServer
 from tests.support.processes import PAYMENTS, free_port
-from tests.test_serve import wait_until_up
+from tests.support.serving import wait_until_up
 
 TOKEN = "e2e-internal-token"
 HEADERS = {"x-platform-internal-token": TOKEN}

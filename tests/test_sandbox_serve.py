@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import PAYMENTS, free_port, run_payments
-from tests.test_serve import wait_until_up
+from tests.support.serving import wait_until_up
 
 QUICKSTART_HEADING = "## Quickstart without a provider account"
 
