@@ -18,6 +18,7 @@ from core.provider_reads import start_runner, stop_runner
 from web.auth import HEADER, install_token_guard
 from web.errors import install_error_handlers
 from web.fast_plan_status import PlanStatusFastPath
+from web.fast_webhooks import WebhookFastPath
 from web.input_guard import install_input_guard
 from web.metrics import blueprint as metrics_blueprint
 from web.metrics import install_request_metrics
@@ -36,6 +37,7 @@ def create_app(
     dispatcher: bool | None = None,
     plan_cache: bool | None = None,
     fast_plan_status: bool = True,
+    fast_webhooks: bool = True,
 ) -> Quart:
     """Build the app; plugins and `plugins.toml` are loaded now, so bad config fails here.
 
@@ -45,7 +47,8 @@ def create_app(
     `core.deferred`, and the provider-read runner, `core.provider_reads`) while serving; None means
     `settings.embedded_dispatcher` when the app manages its own connection, else off
     (tests and embedders ask for it explicitly). `fast_plan_status` answers well-formed
-    plan-status reads below Quart (`web.fast_plan_status`); tests turn it off to compare.
+    plan-status reads below Quart (`web.fast_plan_status`) and `fast_webhooks` webhooks that
+    ingest cleanly (`web.fast_webhooks`); tests turn them off to compare.
     """
     settings.require_internal_token()
     manager = manager or build_plugin_manager()
@@ -86,6 +89,10 @@ def create_app(
         for blueprint in blueprints or ():
             app.register_blueprint(blueprint)
 
+    if fast_webhooks:
+        app.asgi_app = WebhookFastPath(  # type: ignore[method-assign]
+            app, app.asgi_app, registry=registry, max_body=MAX_BODY_BYTES
+        )
     if fast_plan_status:
         app.asgi_app = PlanStatusFastPath(  # type: ignore[method-assign]
             app,

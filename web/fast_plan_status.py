@@ -17,17 +17,12 @@ import re
 import time
 from typing import Any
 
-from hypercorn.typing import (
-    ASGIReceiveCallable,
-    ASGISendCallable,
-    HTTPResponseBodyEvent,
-    HTTPResponseStartEvent,
-    Scope,
-)
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from quart import Quart
 
 from core.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from core.plan_status import plan_status_json
+from web.asgi_answers import send_json
 from web.auth import HEADER
 from web.input_guard import MAX_PATH_PARAM
 from web.json_body import text_problem
@@ -37,7 +32,6 @@ ENDPOINT = "billing.get_plan_status"
 _HEADER = HEADER.encode()
 _QUERY = re.compile(rb"consumerKey=([A-Za-z0-9_.\-]{1,%d})" % MAX_CONSUMER_KEY)
 """The one query the fast path reads: a consumer key that needs no decoding."""
-_JSON = (b"content-type", b"application/json")
 
 
 class PlanStatusFastPath:
@@ -64,19 +58,7 @@ class PlanStatusFastPath:
             except Exception:
                 body = None  # Quart's route asks again and answers the error
             if body is not None:
-                length = (b"content-length", str(len(body)).encode())
-                start: HTTPResponseStartEvent = {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [_JSON, length],
-                }
-                end: HTTPResponseBodyEvent = {
-                    "type": "http.response.body",
-                    "body": body,
-                    "more_body": False,
-                }
-                await send(start)
-                await send(end)
+                await send_json(send, 200, body)
                 self.counted.inc()
                 self.timed.observe(time.perf_counter() - started)
                 return

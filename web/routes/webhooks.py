@@ -8,6 +8,7 @@ from quart import Blueprint, Response, request
 from quart_schema import document_response
 
 from core.ingest import ingest_webhook
+from web import fast_webhooks
 from web.responses import json_response
 from web.schemas.billing import WebhookReceived
 from web.schemas.common import ErrorBody
@@ -29,5 +30,8 @@ async def receive_webhook(provider_key: str) -> Response:
     missing signature; 404 for an unknown provider key; 413 above 1 MiB.
     """
     body = cast(bytes, await request.get_data(as_text=False))
+    failed = fast_webhooks.failure()
+    if failed is not None:
+        raise failed  # the fast path already ingested this body and met this (web.fast_webhooks)
     result = await ingest_webhook(state().registry, provider_key, body, dict(request.headers))
     return json_response({"received": True, "status": result.status})
