@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from core import sql
 from core.models import EventDelivery, NormalizedEvent
 from core.timeutil import isoformat, utcnow
 
@@ -143,7 +144,8 @@ async def _record_postgres(connection: BaseDBAsyncClient, event: NormalizedEvent
     foreign key from the delivery to the event is checked at the end of the statement, when
     both rows exist.
     """
-    await connection.execute_query(
+    await sql.fetch(
+        connection,
         _RECORD_POSTGRES,
         [
             event.id,

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
-from core.sql import for_dialect
+from core.sql import fetch, for_dialect
 
 M = TypeVar("M", bound=Model)
 _STATEMENTS: dict[tuple[Any, ...], str] = {}
@@ -51,7 +51,7 @@ async def find(
         )
     fields = model._meta.fields_map
     values = [fields[name].to_db_value(keys[name], model) for name in names]
-    _, rows = await conn.execute_query(statement, values)
+    rows = await fetch(conn, statement, values)
     if not rows:
         return None
     return model._init_from_db(**dict(rows[0]))
@@ -79,7 +79,7 @@ async def save_fields(conn: BaseDBAsyncClient, record: Model, names: Iterable[st
     fields = meta.fields_map
     values = [fields[name].to_db_value(getattr(record, name), record) for name in ordered]
     values.append(fields[meta.pk_attr].to_db_value(record.pk, record))
-    await conn.execute_query(statement, values)
+    await fetch(conn, statement, values)
 
 
 def _insert(model: type[Model], names: tuple[str, ...], unique: tuple[str, ...], pg: bool) -> str:
@@ -112,8 +112,10 @@ async def insert_unless_exists(
         statement = _STATEMENTS[cache_key] = for_dialect(conn, _insert(model, names, unique, pg))
     fields = model._meta.fields_map
     values = [fields[name].to_db_value(getattr(record, name), record) for name in names]
-    count, rows = await conn.execute_query(statement, values)
-    written = rows[0][0] if pg else count
+    if pg:
+        written = (await fetch(conn, statement, values))[0][0]
+    else:
+        written, _ = await conn.execute_query(statement, values)
     if written:
         record._saved_in_db = True
     return bool(written)

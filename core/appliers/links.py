@@ -112,7 +112,8 @@ async def subscription_and_checkout(ctx: ApplyContext, record: Subscription) -> 
     own event arrives later, `checkout_and_subscription` finds the subscription instead.
     """
     column = CheckoutSession._meta.fields_map["subscription_id"]
-    await ctx.conn.execute_query(
+    await sql.fetch(
+        ctx.conn,
         sql.for_dialect(ctx.conn, _LINK_CHECKOUT),
         [
             column.to_db_value(record.id, CheckoutSession),
