@@ -123,7 +123,7 @@ async def apply_facts(
             await apply_invoice(ctx, fact)
         else:
             await apply_refund(ctx, fact)
-    await announce(using_db, ctx.touched)
+    await announce(using_db, ctx.touched - ctx.announced)
     return ctx
 
 

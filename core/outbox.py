@@ -86,11 +86,14 @@ async def record_event(
     occurred_at: datetime,
     data: dict[str, Any],
     using_db: BaseDBAsyncClient | None = None,
+    also_notify: str | None = None,
 ) -> NormalizedEvent:
     """Store one normalized event and one pending delivery to the consumer it names.
 
     The delivery is written even when no consumer of that key is configured yet: it
     waits, and is sent once the consumer is configured, rather than being lost.
+    `also_notify` names a channel told the event's tenant id at commit, in the same statement
+    on PostgreSQL (the plan-status announcement, `core.plan_cache`); elsewhere it is ignored.
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown normalized event type {event_type!r}")
@@ -108,7 +111,7 @@ async def record_event(
     )
     connection = using_db or NormalizedEvent._meta.db
     if connection.capabilities.dialect == "postgres":
-        await _record_postgres(connection, event)
+        await _record_postgres(connection, event, also_notify)
         return event
     await event.save(using_db=using_db, force_create=True)
     await EventDelivery.create(
@@ -135,10 +138,16 @@ WITH event AS (
 )
 SELECT pg_notify($11, $6)
 """
+_RECORD_POSTGRES_AND_NOTIFY = _RECORD_POSTGRES.replace(
+    "SELECT pg_notify($11, $6)", "SELECT pg_notify($11, $6), pg_notify($12, $7)"
+)
 
 
-async def _record_postgres(connection: BaseDBAsyncClient, event: NormalizedEvent) -> None:
-    """The event, its delivery and the NOTIFY in one statement: one round trip, not three.
+async def _record_postgres(
+    connection: BaseDBAsyncClient, event: NormalizedEvent, also_notify: str | None
+) -> None:
+    """The event, its delivery and the NOTIFY in one statement: one round trip, not three
+    (four with the plan-status announcement).
 
     This runs on every change a webhook makes, so it skips the ORM's three statements; the
     foreign key from the delivery to the event is checked at the end of the statement, when
@@ -146,7 +155,7 @@ async def _record_postgres(connection: BaseDBAsyncClient, event: NormalizedEvent
     """
     await sql.fetch(
         connection,
-        _RECORD_POSTGRES,
+        _RECORD_POSTGRES if also_notify is None else _RECORD_POSTGRES_AND_NOTIFY,
         [
             event.id,
             event.type,
@@ -159,6 +168,7 @@ async def _record_postgres(connection: BaseDBAsyncClient, event: NormalizedEvent
             event.created_at,
             uuid.uuid4(),
             NOTIFY_CHANNEL,
+            *(() if also_notify is None else (also_notify,)),
         ],
     )
     event._saved_in_db = True

@@ -94,6 +94,34 @@ def _insert(model: type[Model], names: tuple[str, ...], unique: tuple[str, ...],
     return insert
 
 
+async def insert(conn: BaseDBAsyncClient, record: Model) -> None:
+    """Insert a new record built in memory (`Model(...)`, not yet saved): one statement, no
+    ORM machinery. A clash on a unique key raises `IntegrityError`, as the ORM's create does
+    (the ingest retries its transaction on it)."""
+    model = type(record)
+    names = tuple(model._meta.fields_db_projection)
+    cache_key = ("insert", model, None, conn.capabilities.dialect)
+    statement = _STATEMENTS.get(cache_key)
+    if statement is None:
+        meta = model._meta
+        columns = ", ".join(_quoted(meta.fields_db_projection[name]) for name in names)
+        slots = ", ".join(f"${n}" for n in range(1, len(names) + 1))
+        statement = _STATEMENTS[cache_key] = for_dialect(
+            conn, f"INSERT INTO {_quoted(meta.db_table)} ({columns}) VALUES ({slots})"
+        )
+    fields = model._meta.fields_map
+    values = [fields[name].to_db_value(getattr(record, name), record) for name in names]
+    await fetch(conn, statement, values)
+    record._saved_in_db = True
+
+
+async def create(conn: BaseDBAsyncClient, model: type[M], **values: Any) -> M:
+    """`Model.create` for the appliers: build the record and `insert` it."""
+    record = model(**values)
+    await insert(conn, record)
+    return record
+
+
 async def insert_unless_exists(
     conn: BaseDBAsyncClient, record: Model, unique: tuple[str, ...] = ()
 ) -> bool:

@@ -48,16 +48,12 @@ async def _find(ctx: ApplyContext, fact: CheckoutSessionFact) -> CheckoutSession
     )
 
 
-async def _create(ctx: ApplyContext, fact: CheckoutSessionFact) -> CheckoutSession:
-    """A session opened outside this service (a payment link, the dashboard) but for our tenant."""
-    tenant = await resolve_tenant(ctx, fact.metadata, fact.provider_customer_id)
-    if tenant is None:
-        raise TenantUnknown(
-            checkout_session_id=fact.provider_checkout_session_id,
-            customer_id=fact.provider_customer_id,
-        )
+def _new(ctx: ApplyContext, fact: CheckoutSessionFact, tenant: Tenant) -> CheckoutSession:
+    """A session opened outside this service (a payment link, the dashboard) but for our
+    tenant, built in memory: `apply_checkout_session` inserts it once the fact is applied,
+    in one statement instead of an INSERT and an UPDATE."""
     ctx.made_known("checkout_session", fact.provider_checkout_session_id)
-    return await CheckoutSession.create(
+    return CheckoutSession(
         provider_key=ctx.provider_key,
         provider_checkout_session_id=fact.provider_checkout_session_id,
         status="open",
@@ -71,8 +67,18 @@ async def _create(ctx: ApplyContext, fact: CheckoutSessionFact) -> CheckoutSessi
         cancel_url="",
         amount_total=fact.amount_total,
         currency=fact.currency,
-        using_db=ctx.conn,
     )
+
+
+async def _tenant(ctx: ApplyContext, fact: CheckoutSessionFact) -> Tenant:
+    """The tenant of a session we have no record of; `TenantUnknown` defers the event."""
+    tenant = await resolve_tenant(ctx, fact.metadata, fact.provider_customer_id)
+    if tenant is None:
+        raise TenantUnknown(
+            checkout_session_id=fact.provider_checkout_session_id,
+            customer_id=fact.provider_customer_id,
+        )
+    return tenant
 
 
 async def emit(ctx: ApplyContext, event_type: str, session: CheckoutSession) -> None:
@@ -85,8 +91,9 @@ async def emit(ctx: ApplyContext, event_type: str, session: CheckoutSession) -> 
 
 async def apply_checkout_session(ctx: ApplyContext, fact: CheckoutSessionFact) -> None:
     session = await _find(ctx, fact)
+    created = session is None
     if session is None:
-        session = await _create(ctx, fact)
+        session = _new(ctx, fact, await _tenant(ctx, fact))
     tenant = Tenant(session.consumer_key, session.consumer_tenant_id)
     old_status = session.status
     if STATUS_RANK.get(fact.status, -1) > STATUS_RANK[session.status]:
@@ -102,7 +109,10 @@ async def apply_checkout_session(ctx: ApplyContext, fact: CheckoutSessionFact) -
     purchase = await purchases.ensure(ctx, payment, session) if payment is not None else None
     if purchase is not None:
         await links.purchase_and_checkout(ctx, purchase, session, save_session=False)
-    await records.save_fields(ctx.conn, session, SESSION_FIELDS)
+    if created:
+        await records.insert(ctx.conn, session)
+    else:
+        await records.save_fields(ctx.conn, session, SESSION_FIELDS)
     await remember_customer(ctx, tenant, session.provider_customer_id)
     if session.status != old_status:
         await emit(

@@ -12,6 +12,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from core.metrics import NORMALIZED_EVENTS
 from core.models import NormalizedEvent
 from core.outbox import record_event
+from core.plan_cache import CHANNEL as PLAN_CHANNEL
 
 IdKind = Literal["customer", "subscription", "payment", "checkout_session"]
 """The kinds of provider ids whose becoming known can place a deferred event."""
@@ -67,6 +68,9 @@ class ApplyContext:
     only the deferred events waiting for these are replayed."""
     touched: set[str] = field(default_factory=set)
     """Tenants whose records changed: their cached plan status must go (`core.plan_cache`)."""
+    announced: set[str] = field(default_factory=set)
+    """Tenants whose plan-status announcement already went out with a normalized event's
+    statement; `core.plan_cache.announce` tells the others at the end."""
     outcomes: Counter[str] = field(default_factory=Counter)
     """What the facts did to their records, as counts of `record.outcome` (outcome: created,
     updated, unchanged, or stale: older than the record): a backfill reports them."""
@@ -87,6 +91,8 @@ class ApplyContext:
         self.touched.add(tenant.consumer_tenant_id)
         if not self.emit_events:
             return
+        first = tenant.consumer_tenant_id not in self.announced
+        self.announced.add(tenant.consumer_tenant_id)
         event = await record_event(
             event_type,
             provider_key=self.provider_key,
@@ -96,6 +102,7 @@ class ApplyContext:
             occurred_at=self.occurred_at,
             data=data,
             using_db=self.conn,
+            also_notify=PLAN_CHANNEL if first else None,
         )
         self.emitted.append(event)
         NORMALIZED_EVENTS.labels(event_type).inc()

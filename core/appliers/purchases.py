@@ -64,7 +64,9 @@ async def _create(
         fact.amount if fact.amount is not None else (checkout.amount_total if checkout else None)
     )
     currency = fact.currency or (checkout.currency if checkout else None)
-    record = await Purchase.create(
+    record = await records.create(
+        ctx.conn,
+        Purchase,
         provider_key=ctx.provider_key,
         provider_payment_id=fact.provider_payment_id,
         provider_checkout_session_id=checkout.provider_checkout_session_id
@@ -78,7 +80,6 @@ async def _create(
         currency=(currency or "").lower(),
         status="pending",
         provider_updated_at=ctx.occurred_at,
-        using_db=ctx.conn,
     )
     if checkout is not None and not held:
         await links.purchase_and_checkout(ctx, record, checkout, save_session=True)

@@ -94,7 +94,9 @@ async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
                 customer_id=fact.provider_customer_id,
             )
         code = await resolve_item_code(ctx, fact.metadata, fact.provider_price_id)
-        record = await Subscription.create(
+        record = await records.create(
+            ctx.conn,
+            Subscription,
             provider_key=ctx.provider_key,
             provider_subscription_id=fact.provider_subscription_id,
             consumer_key=tenant.consumer_key,
@@ -102,7 +104,6 @@ async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
             pricing_item_code=code or "",
             provider_updated_at=ctx.occurred_at,
             past_due_since=_past_due_since(ctx, None, fact.status),
-            using_db=ctx.conn,
             **values,
         )
         ctx.made_known("subscription", fact.provider_subscription_id)
