@@ -39,10 +39,14 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 def register_providers() -> list[ProviderPlugin]:
     """Return the payment provider plugins this distribution offers.
 
-    Each `ProviderPlugin` has a `name` that `plugins.toml` refers to (`plugin = "stripe"`),
-    a pydantic settings model, and a factory building one `PaymentProvider` per configured
-    provider key, so two accounts of one provider can run side by side. Two plugins
-    registering the same name stop startup.
+    Called once per process, when the registry is built at startup (`payments serve`,
+    `payments worker`, every command that needs providers), before `plugins.toml` is read.
+
+    :return: a list of `core.providers.ProviderPlugin`. Each has a `name` that `plugins.toml`
+        refers to (`plugin = "stripe"`), a pydantic settings model, and a factory building one
+        `PaymentProvider` per configured provider key, so two accounts of one provider can run
+        side by side. Two plugins registering the same name stop startup. Return an empty list
+        (or nothing) to offer none.
     """
     raise NotImplementedError
 
@@ -51,8 +55,12 @@ def register_providers() -> list[ProviderPlugin]:
 def register_consumers() -> list[ConsumerPlugin]:
     """Return the event consumer plugins this distribution offers.
 
-    Each `ConsumerPlugin` builds one `EventConsumer` per consumer key that `plugins.toml`
-    maps to it; the consumer sends one normalized event to its product backend.
+    Called once per process, when the registry is built at startup, beside
+    `register_providers`.
+
+    :return: a list of `core.consumers.ConsumerPlugin`. Each builds one `EventConsumer` per
+        consumer key that `plugins.toml` maps to it; the consumer sends one normalized event to
+        its product backend. Two plugins registering the same name stop startup.
     """
     raise NotImplementedError
 
@@ -61,7 +69,11 @@ def register_consumers() -> list[ConsumerPlugin]:
 def register_commands(cli: click.Group) -> None:
     """Add subcommands to the `payments` command line (for example a one-time import).
 
-    Called once while the CLI is built; add commands with `@cli.command()`.
+    Called once, while the `payments` command group is built, before its arguments are
+    parsed: a plugin's command appears in `payments --help` like the host's own.
+
+    :param cli: the `payments` click group; add commands with `@cli.command()`.
+    :return: nothing; the commands added to `cli` are the contribution.
     """
 
 
@@ -69,6 +81,11 @@ def register_commands(cli: click.Group) -> None:
 def register_routes() -> list[Blueprint]:
     """Return Quart blueprints to mount in the web app (for example a hosted checkout page).
 
-    Routes under `/internal/` are guarded by the internal token like the host's own.
+    Called once per app, in `web.app.create_app`, after the host's own blueprints are
+    registered (a plugin cannot replace a host route).
+
+    :return: a list of Quart blueprints. Routes under `/internal/` are guarded by the internal
+        token like the host's own; every other route is public, and answers its own errors
+        through the host's JSON error handlers.
     """
     raise NotImplementedError
