@@ -250,7 +250,7 @@ async def test_junk_that_decodes_as_a_cursor_is_400(api: Api) -> None:
         assert_error(reply, 400, "validation_failed")
 
 
-# 8. list filters longer than their column
+# 8. list filters longer than their column, and integers that are not plain ASCII digits
 
 LONGER_THAN_THE_COLUMN = [
     (ITEMS, "providerKey", 40),
@@ -277,3 +277,29 @@ async def test_a_list_filter_longer_than_its_column_is_validation_failed(
         reply = await api.get(path, query={name: value})
         assert_error(reply, 400, "validation_failed")
         assert [d["field"] for d in reply.body["details"]] == [name]
+
+
+NOT_ASCII_DIGITS = ["١٢", "+5", " 5", "5 ", "5_0", "²", "0x10", "5.0", "", "9" * 5000]
+
+
+@pytest.mark.parametrize("value", NOT_ASCII_DIGITS)
+@pytest.mark.parametrize(
+    "path",
+    [
+        ITEMS,
+        "/internal/payments/public/pricing-items",
+        "/internal/payments/purchases",
+        "/internal/payments/subscriptions",
+        DELIVERIES,
+        "/sandbox/inbox",
+    ],
+)
+async def test_an_integer_query_parameter_takes_ascii_digits_only(
+    sandbox: Api, path: str, value: str
+) -> None:
+    """Python's int() takes Arabic-Indic digits, a sign, spaces and underscores; a caller's
+    `limit` is plain digits or a 400 naming it."""
+    assert (await sandbox.get(path, query={"limit": "12"})).status == 200
+    reply = await sandbox.get(path, query={"limit": value})
+    assert_error(reply, 400, "validation_failed")
+    assert [d["field"] for d in reply.body["details"]] == ["limit"]
