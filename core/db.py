@@ -48,19 +48,28 @@ async def _keep_session(connection: Any) -> None:
     """
 
 
-def _connection(url: str) -> str | dict[str, Any]:
+CLIENTS_ENGINE = "core.db_clients"
+"""Tortoise's clients whose transactions give their connection back when BEGIN fails."""
+
+
+def _connection(url: str, serving: bool) -> dict[str, Any]:
     normalized = normalize_url(url)
-    if is_sqlite(normalized):
-        return normalized
     expanded = expand_db_url(normalized)
-    expanded["credentials"]["reset"] = _keep_session
+    if serving:
+        expanded["engine"] = CLIENTS_ENGINE
+    if not is_sqlite(normalized):
+        expanded["credentials"]["reset"] = _keep_session
     return expanded
 
 
-def tortoise_config(url: str) -> dict[str, Any]:
-    """The Tortoise config dict for one database URL."""
+def tortoise_config(url: str, *, serving: bool = True) -> dict[str, Any]:
+    """The Tortoise config dict for one database URL.
+
+    `serving=False` keeps Tortoise's stock clients, for migrations: Tortoise's migration
+    executor picks its schema editor from the client class's module name, which ours lack.
+    """
     return {
-        "connections": {"default": _connection(url)},
+        "connections": {"default": _connection(url, serving)},
         "apps": {
             APP_LABEL: {
                 "models": [MODELS_MODULE],
@@ -109,7 +118,7 @@ async def ping() -> None:
 
 async def migrate(url: str) -> None:
     """Apply every migration not yet applied (creating the SQLite file's folder if needed)."""
-    config = tortoise_config(url)
+    config = tortoise_config(url, serving=False)
     _ensure_sqlite_dir(url)
     try:
         await tortoise_migrate(config=config)

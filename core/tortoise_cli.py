@@ -13,4 +13,6 @@ import os
 from core.config import DEFAULT_DATABASE_URL
 from core.db import tortoise_config
 
-TORTOISE_ORM = tortoise_config(os.environ.get("PAYMENTS_DATABASE_URL") or DEFAULT_DATABASE_URL)
+TORTOISE_ORM = tortoise_config(
+    os.environ.get("PAYMENTS_DATABASE_URL") or DEFAULT_DATABASE_URL, serving=False
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -248,3 +249,134 @@ async def test_junk_that_decodes_as_a_cursor_is_400(api: Api) -> None:
         cursor = base64.urlsafe_b64encode(orjson.dumps(junk)).decode().rstrip("=")
         reply = await api.get("/internal/payments/purchases", query={"cursor": cursor})
         assert_error(reply, 400, "validation_failed")
+
+
+# 8. list filters longer than their column, and integers that are not plain ASCII digits
+
+LONGER_THAN_THE_COLUMN = [
+    (ITEMS, "providerKey", 40),
+    (DELIVERIES, "consumerKey", 64),
+    (DELIVERIES, "eventType", 64),
+    ("/internal/payments/purchases", "consumerKey", 64),
+    ("/internal/payments/purchases", "consumerTenantId", 255),
+    ("/internal/payments/purchases", "pricingItemCode", 64),
+    ("/internal/payments/subscriptions", "consumerKey", 64),
+    ("/internal/payments/subscriptions", "consumerTenantId", 255),
+    ("/internal/payments/subscriptions", "pricingItemCode", 64),
+    ("/internal/payments/tenants/t/plan-status", "consumerKey", 64),
+]
+
+
+@pytest.mark.parametrize(("path", "name", "column"), LONGER_THAN_THE_COLUMN)
+async def test_a_list_filter_longer_than_its_column_is_validation_failed(
+    api: Api, path: str, name: str, column: int
+) -> None:
+    """A value the column can never hold is a 400 naming the filter, not a query: Tortoise
+    refuses it as a filter value (a 500 on both backends, before this was checked)."""
+    assert (await api.get(path, query={name: "k" * column})).status == 200
+    for value in ("k" * (column + 1), "k" * 10_000, "k\x00k"):
+        reply = await api.get(path, query={name: value})
+        assert_error(reply, 400, "validation_failed")
+        assert [d["field"] for d in reply.body["details"]] == [name]
+
+
+NOT_ASCII_DIGITS = ["١٢", "+5", " 5", "5 ", "5_0", "²", "0x10", "5.0", "", "9" * 5000]
+
+
+@pytest.mark.parametrize("value", NOT_ASCII_DIGITS)
+@pytest.mark.parametrize(
+    "path",
+    [
+        ITEMS,
+        "/internal/payments/public/pricing-items",
+        "/internal/payments/purchases",
+        "/internal/payments/subscriptions",
+        DELIVERIES,
+        "/sandbox/inbox",
+    ],
+)
+async def test_an_integer_query_parameter_takes_ascii_digits_only(
+    sandbox: Api, path: str, value: str
+) -> None:
+    """Python's int() takes Arabic-Indic digits, a sign, spaces and underscores; a caller's
+    `limit` is plain digits or a 400 naming it."""
+    assert (await sandbox.get(path, query={"limit": "12"})).status == 200
+    reply = await sandbox.get(path, query={"limit": value})
+    assert_error(reply, 400, "validation_failed")
+    assert [d["field"] for d in reply.body["details"]] == ["limit"]
+
+
+# 9. sandbox ids longer than any the sandbox stores (64), shorter than the guard's 255
+
+SANDBOX_LONG_ID = "s" * 65
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code"),
+    [
+        (
+            "POST",
+            f"{CONTROLS}/subscriptions/sub_{SANDBOX_LONG_ID}/renew",
+            "sandbox_subscription_not_found",
+        ),
+        (
+            "POST",
+            f"{CONTROLS}/subscriptions/sub_{SANDBOX_LONG_ID}/fail-next-payment",
+            "sandbox_subscription_not_found",
+        ),
+        (
+            "POST",
+            f"{CONTROLS}/subscriptions/sub_{SANDBOX_LONG_ID}/cancel",
+            "sandbox_subscription_not_found",
+        ),
+        (
+            "POST",
+            f"{CONTROLS}/checkout-sessions/cs_{SANDBOX_LONG_ID}/expire",
+            "checkout_session_not_found",
+        ),
+    ],
+)
+async def test_a_sandbox_control_with_a_too_long_id_is_404_without_a_query(
+    sandbox: Api, caplog: pytest.LogCaptureFixture, method: str, path: str, code: str
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+        reply = await sandbox.request(method, path)
+    assert_error(reply, 404, code)
+    assert not _sandbox_queries(caplog)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", f"/sandbox/checkout/cs_{SANDBOX_LONG_ID}"),
+        ("POST", f"/sandbox/checkout/cs_{SANDBOX_LONG_ID}/pay"),
+        ("POST", f"/sandbox/checkout/cs_{SANDBOX_LONG_ID}/decline"),
+        ("POST", f"/sandbox/checkout/cs_{SANDBOX_LONG_ID}/cancel"),
+        ("GET", f"/sandbox/checkout/{'s' * 255}"),
+    ],
+)
+async def test_the_sandbox_page_with_a_too_long_id_is_its_404_without_a_query(
+    sandbox: Api, caplog: pytest.LogCaptureFixture, method: str, path: str
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+        reply = await sandbox.request(method, path, token=None)
+    assert reply.status == 404, reply.raw
+    assert reply.headers["content-type"].startswith("text/html")
+    assert b"Checkout not found" in reply.raw
+    assert not _sandbox_queries(caplog)
+
+
+async def test_the_sandbox_return_page_with_a_too_long_session_id_is_not_a_500(
+    sandbox: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+        reply = await sandbox.get(
+            "/sandbox/return", query={"session_id": SANDBOX_LONG_ID}, token=None
+        )
+    assert reply.status == 200 and b"unknown" in reply.raw, reply.raw
+    assert not _sandbox_queries(caplog)
+
+
+def _sandbox_queries(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The SQL Tortoise logged against the sandbox's table (its client logs every query)."""
+    return [r.getMessage() for r in caplog.records if "sandbox_objects" in r.getMessage()]

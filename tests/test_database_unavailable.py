@@ -10,6 +10,7 @@ whose PostgreSQL connections are terminated under load is in `test_database_outa
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +20,7 @@ import pytest
 from quart import Blueprint
 from tortoise import connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.transactions import in_transaction
 
 from core import db
 from core.hookspecs import hookimpl
@@ -30,6 +32,7 @@ from tests.support.api import Api, Reply
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.webhooks import SECRET, post_event
 from web.app import create_app
+from web.database_errors import is_database_unavailable
 
 T0 = 1_790_000_000
 ITEM = {"code": "gold", "name": "Gold", "kind": "one_time", "unitAmount": 100, "currency": "eur"}
@@ -244,6 +247,77 @@ async def test_writes_during_an_outage_are_503_and_keep_nothing(hooks: Api, outa
     assert (await PricingItem.get(code="starter_month")).name == "Starter"
     again = await post_event(hooks, subscription_event("sub_out", "tenant_out"))
     assert again.status == 200 and again.body["status"] == "processed"
+
+
+class BeginBreaker:
+    """Makes the next transaction's BEGIN fail for real: on PostgreSQL the proxy resets the
+    connection that sends it; on SQLite the client's one connection is closed underneath
+    it (until `restore`, after which Tortoise reopens it on the next query)."""
+
+    def __init__(self, proxy: TcpProxy | None) -> None:
+        self.proxy = proxy
+        client = connections.get("default")
+        self.client = client
+        self.attempts = getattr(client, "pool_maxsize", 1) + 2
+        """More failed BEGINs than the pool has connections (SQLite has one)."""
+
+    async def break_next_begin(self) -> None:
+        if self.proxy is not None:
+            self.proxy.cut_when(b"BEGIN")
+        elif self.client._connection is not None:
+            await self.client._connection.close()
+
+    async def restore(self) -> None:
+        if self.proxy is None:
+            await self.client.close()
+
+
+@pytest.fixture
+async def begin_breaker(database_url: str, database: str) -> AsyncIterator[BeginBreaker]:
+    proxy = await TcpProxy(database_url).start() if database_url.startswith("postgres") else None
+    await db.close()
+    await db.connect(proxy.url if proxy is not None else database_url)
+    try:
+        yield BeginBreaker(proxy)
+    finally:
+        await db.close()
+        EXECUTOR_CACHE.clear()
+        await db.connect(database_url)
+        if proxy is not None:
+            await proxy.stop()
+
+
+async def test_failed_begins_give_their_connection_back(
+    hooks: Api, begin_breaker: BeginBreaker
+) -> None:
+    """A transaction whose BEGIN fails releases its pooled connection (SQLite: the client's
+    lock), so more such failures than the pool holds still leave the database usable."""
+    for _ in range(begin_breaker.attempts):
+        await begin_breaker.break_next_begin()
+        with pytest.raises(Exception) as failed:
+            async with asyncio.timeout(10), in_transaction():
+                await PricingItem.all().count()
+        assert is_database_unavailable(failed.value), repr(failed.value)
+    if begin_breaker.proxy is not None:
+        assert begin_breaker.proxy.cuts == begin_breaker.attempts
+    await begin_breaker.restore()
+
+    async with asyncio.timeout(10):
+        async with in_transaction():
+            await PricingItem.create(**_model_item())
+        assert await PricingItem.filter(code="gold").count() == 1
+        reply = await hooks.get("/internal/payments/pricing-items")
+    assert reply.status == 200 and [item["code"] for item in reply.body["data"]] == ["gold"]
+
+
+def _model_item() -> dict[str, Any]:
+    return {
+        "code": "gold",
+        "name": "Gold",
+        "kind": "one_time",
+        "unit_amount": 100,
+        "currency": "eur",
+    }
 
 
 class BrokenQuery:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
 from typing import Any
 
 from quart import Blueprint
@@ -79,3 +82,54 @@ async def test_metrics_are_prometheus_text(api: Api) -> None:
         in text
     )
     assert "payments_http_request_seconds_bucket" in text
+
+
+def _codes_in_source(path: Path) -> set[str]:
+    """Every machine code a module can answer with, read from its syntax tree: `code="..."`
+    arguments, `code = "..."` class attributes, the status-to-code tables of `web/errors.py`
+    and `web/protocol_errors.py`, and `error_body(status, message, "code")` calls."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.keyword) and node.arg == "code":
+            found.update(_strings(node.value))
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = {t.id for t in targets if isinstance(t, ast.Name)}
+            if "code" in names and node.value is not None:
+                found.update(_strings(node.value))
+            if names & {"_HTTP_CODES", "_MESSAGES"} and isinstance(node.value, ast.Dict):
+                for value in node.value.values:
+                    found.update(_strings(value)[:1])
+        elif isinstance(node, ast.Call):
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            if name == "error_body" and len(node.args) == 3:
+                found.update(_strings(node.args[2]))
+            fallback = node.args[1] if name == "get" and len(node.args) == 2 else None
+            if isinstance(fallback, ast.Tuple):  # `_MESSAGES.get(status, ("http_error", ...))`
+                found.update(_strings(fallback)[:1])
+    return {code for code in found if CODE.fullmatch(code)}
+
+
+def _strings(node: ast.expr) -> list[str]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.Tuple):
+        return [s for item in node.elts for s in _strings(item)]
+    return []
+
+
+CODE = re.compile(r"[a-z]+(?:_[a-z]+)+|[a-z]+")
+
+
+def test_every_error_code_in_code_is_documented_in_decisions(repo_root: Path) -> None:
+    """docs/decisions.md lists every code a caller can get, so the list cannot drift."""
+    sources = [
+        path
+        for folder in ("core", "web", "plugins")
+        for path in (repo_root / folder).rglob("*.py")
+        if "tests" not in path.parts
+    ]
+    codes = set().union(*(_codes_in_source(path) for path in sources))
+    assert {"validation_failed", "database_unavailable", "headers_too_large"} <= codes
+    documented = set(re.findall(r"`([a-z_]+)`", (repo_root / "docs/decisions.md").read_text()))
+    assert sorted(codes - documented) == []

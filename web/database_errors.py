@@ -30,6 +30,10 @@ _PG_GONE: tuple[type[BaseException], ...] = (
 )
 _CLOSED_WORDS = ("connection is closed", "pool is closed", "pool is closing")
 """asyncpg's InterfaceError says these when a connection or the pool went away."""
+_PROTOCOL_ABANDONED = "another operation (2) is in progress"
+"""asyncpg's InternalClientError when a pooled connection read the server's FATAL goodbye
+(pg_terminate_backend) while idle and was handed out before it saw the socket close: its
+protocol waits (state 2, error-consume) for a sync the server will never send."""
 _SQLITE_GONE = ("database is locked", "unable to open database file", "disk i/o error")
 _AIOSQLITE_GONE = ("connection closed", "no active connection")
 _NETWORK_ERRNOS = {
@@ -69,6 +73,8 @@ def _means_gone(error: BaseException) -> bool:
     message = str(error).lower()
     if type(error) is asyncpg.InterfaceError:
         return any(words in message for words in _CLOSED_WORDS)
+    if type(error) is asyncpg.InternalClientError:
+        return _PROTOCOL_ABANDONED in message
     if type(error).__module__ == "sqlite3" and type(error).__name__ == "OperationalError":
         return any(words in message for words in _SQLITE_GONE)
     if isinstance(error, OSError | TimeoutError) and _from_database_code(error.__traceback__):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
@@ -36,8 +37,26 @@ class ErrorBody(ApiModel):
     details: list[ErrorDetail] | None = None
 
 
+ASCII_WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
+"""A query-string integer as callers write one. Python's `int()` (and pydantic's lax mode)
+also takes '١٢' (Arabic-Indic digits), '+5', ' 5' and '5_0', which no caller means."""
+
+
+def query_int(value: object) -> object:
+    """A query parameter's text as an int when it is ASCII digits only; else a ValueError."""
+    if isinstance(value, str):
+        if not ASCII_WHOLE_NUMBER.fullmatch(value):
+            raise ValueError("must be a whole number written with the digits 0-9 only")
+        return int(value)
+    return value
+
+
+QueryInt = Annotated[int, BeforeValidator(query_int)]
+"""An integer query parameter: ASCII digits only, then the field's own bounds."""
+
+
 class ListQuery(ApiModel):
-    limit: int = Field(default=50, ge=1, le=200)
+    limit: QueryInt = Field(default=50, ge=1, le=200)
     cursor: str | None = None
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import Field
+
 from web.schemas.common import ApiModel, ListQuery
 
 DeliveryStatus = Literal["pending", "in_flight", "delivered", "failed"]
@@ -11,8 +13,8 @@ DeliveryStatus = Literal["pending", "in_flight", "delivered", "failed"]
 
 class DeliveryQuery(ListQuery):
     status: DeliveryStatus | None = None
-    consumer_key: str | None = None
-    event_type: str | None = None
+    consumer_key: str | None = Field(default=None, max_length=64)
+    event_type: str | None = Field(default=None, max_length=64)
 
 
 class DeliveryOut(ApiModel):

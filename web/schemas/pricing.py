@@ -59,7 +59,7 @@ class PricingItemPatch(RequestBody):
 class PricingItemQuery(ListQuery):
     active: bool | None = None
     kind: Kind | None = None
-    provider_key: str | None = None
+    provider_key: str | None = Field(default=None, max_length=40)
     include_archived: bool = False
 
 

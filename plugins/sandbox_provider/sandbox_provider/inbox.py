@@ -24,7 +24,7 @@ from sandbox_provider.runtime import sandbox_providers
 from sandbox_provider.schemas import InboxList, InboxReceived
 from web.auth import HEADER
 from web.responses import json_response
-from web.schemas.common import ErrorBody
+from web.schemas.common import ASCII_WHOLE_NUMBER, ErrorBody
 
 blueprint = Blueprint("sandbox_inbox", __name__)
 SECURED: list[dict[str, list[str]]] = [{"internalToken": []}]
@@ -79,9 +79,11 @@ async def listing() -> Response:
     _inbox_key()
     _require_token()
     raw = request.args.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    # ASCII digits only: str.isdigit() also takes '١٢' and '²' (which int() then refuses).
+    limit = int(raw) if ASCII_WHOLE_NUMBER.fullmatch(raw) else 0
+    if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed(
-            [FieldProblem("limit", f"must be a whole number from 1 to {MAX_LIMIT}")]
+            [FieldProblem("limit", f"must be a whole number from 1 to {MAX_LIMIT} (digits 0-9)")]
         )
-    rows = await SandboxObject.filter(kind=store.INBOX).order_by("-created_at").limit(int(raw))
+    rows = await SandboxObject.filter(kind=store.INBOX).order_by("-created_at").limit(limit)
     return json_response({"data": [row.data for row in rows], "nextCursor": None})

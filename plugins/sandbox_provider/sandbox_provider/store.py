@@ -70,9 +70,21 @@ def stamp(data: dict[str, Any]) -> float:
     return ms / 1000
 
 
+MAX_ID = 64
+"""The longest id `sandbox_objects` stores; a longer one names nothing."""
+
+
+def can_exist(object_id: str) -> bool:
+    """Whether `object_id` could name a stored object: a longer one is answered "not
+    found" without a query (Tortoise would refuse it as a filter value, a 500)."""
+    return len(object_id) <= MAX_ID
+
+
 async def find(
     object_id: str, kind: str, *, using_db: BaseDBAsyncClient | None = None
 ) -> SandboxObject | None:
+    if not can_exist(object_id):
+        return None
     query = SandboxObject.filter(id=object_id, kind=kind)
     if using_db is not None:
         query = query.using_db(using_db)
@@ -81,6 +93,8 @@ async def find(
 
 async def lock(conn: BaseDBAsyncClient, object_id: str, kind: str) -> SandboxObject | None:
     """The row, locked for the rest of the transaction `conn`."""
+    if not can_exist(object_id):
+        return None
     return (
         await SandboxObject.filter(id=object_id, kind=kind)
         .using_db(conn)
