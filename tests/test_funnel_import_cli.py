@@ -190,7 +190,8 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 
 
 async def test_memory_stays_flat_from_1000_to_10000_rows(tmp_path: Path) -> None:
-    """Peak traced memory of the whole import, in fresh processes (run side by side)."""
+    """Peak traced memory of the whole import, in fresh processes, one after the other (side
+    by side, the two competed for the cores and the peak moved with the machine's load)."""
     probes = []
     for tenants in (350, 3500):
         legacy = generate(tenants)
@@ -216,7 +217,8 @@ async def test_memory_stays_flat_from_1000_to_10000_rows(tmp_path: Path) -> None
         result: dict[str, int] = json.loads(out.decode().strip().splitlines()[-1])
         return result
 
-    small, large = await asyncio.gather(*(probe(ours, source) for _, ours, source in probes))
+    small = await probe(probes[0][1], probes[0][2])
+    large = await probe(probes[1][1], probes[1][2])
 
     assert small["created"] == probes[0][0]
     assert large["created"] == probes[1][0]
