@@ -9,12 +9,17 @@ transaction. After as many failures as the pool has connections, every later req
 for the pool forever. These subclasses undo what `__aenter__` took when `begin()` fails,
 then let the error go on (it is answered 503 `database_unavailable`).
 
+Their transactions also hold back writes nobody reads the result of (`core.sql.later`):
+every statement the transaction runs through Tortoise (the ORM's too) and its COMMIT first
+sends what was held back, and a rollback forgets it. A savepoint sends it before it begins.
+
 `core.db` names this module as Tortoise's engine; Tortoise asks it for a client class
 (`get_client_class`) for each connection in the config.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
@@ -30,6 +35,82 @@ from tortoise.backends.sqlite.client import (
     SqliteTransactionWrapper,
 )
 from tortoise.connection import get_connections
+
+from core import sql
+
+
+class _HoldsWritesBack:
+    """The transaction side of `core.sql.later`: send what was held back before anything else."""
+
+    payments_later: list[tuple[str, list[Any]]]
+
+    async def execute_query(self, query: str, values: list[Any] | None = None) -> Any:
+        await sql.flush(self)  # type: ignore[arg-type]
+        return await super().execute_query(query, values)  # type: ignore[misc]
+
+    async def execute_query_dict(self, query: str, values: list[Any] | None = None) -> Any:
+        await sql.flush(self)  # type: ignore[arg-type]
+        return await super().execute_query_dict(query, values)  # type: ignore[misc]
+
+    async def execute_insert(self, query: str, values: list[Any]) -> Any:
+        await sql.flush(self)  # type: ignore[arg-type]
+        return await super().execute_insert(query, values)  # type: ignore[misc]
+
+    async def execute_many(self, query: str, values: list[Any]) -> Any:
+        await sql.flush(self)  # type: ignore[arg-type]
+        return await super().execute_many(query, values)  # type: ignore[misc]
+
+    async def execute_script(self, query: str) -> Any:
+        await sql.flush(self)  # type: ignore[arg-type]
+        return await super().execute_script(query)  # type: ignore[misc]
+
+    async def commit(self) -> None:
+        try:
+            await sql.flush(self)  # type: ignore[arg-type]
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.rollback()
+            raise
+        await super().commit()  # type: ignore[misc]
+
+    async def rollback(self) -> None:
+        self.payments_later.clear()
+        await super().rollback()  # type: ignore[misc]
+
+    def _in_transaction(self) -> TransactionContext:
+        return _FlushingSavepoint(self, super()._in_transaction())  # type: ignore[misc]
+
+
+class _FlushingSavepoint(TransactionContext):
+    """A savepoint inside a transaction that holds writes back: they go before it begins."""
+
+    def __init__(self, outer: Any, inner: TransactionContext) -> None:
+        self.outer = outer
+        self.inner = inner
+        self.client = inner.client
+
+    async def __aenter__(self) -> TransactionalDBClient:
+        await sql.flush(self.outer)
+        return await self.inner.__aenter__()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.inner.__aexit__(*exc)
+
+
+class PooledTransaction(_HoldsWritesBack, TransactionWrapper):
+    """Tortoise's asyncpg transaction, holding back writes nobody reads (`core.sql.later`)."""
+
+    def __init__(self, connection: AsyncpgDBClient) -> None:
+        super().__init__(connection)
+        self.payments_later = []
+
+
+class SqliteTransaction(_HoldsWritesBack, SqliteTransactionWrapper):
+    """Tortoise's SQLite transaction, holding back writes nobody reads (`core.sql.later`)."""
+
+    def __init__(self, connection: SqliteClient) -> None:
+        super().__init__(connection)
+        self.payments_later = []
 
 
 class ReleasingPooledTransaction(TransactionContextPooled):
@@ -78,14 +159,14 @@ class AsyncpgClient(AsyncpgDBClient):
     """Tortoise's asyncpg client; its transactions release their connection on a failed BEGIN."""
 
     def _in_transaction(self) -> TransactionContext:
-        return ReleasingPooledTransaction(TransactionWrapper(self), self._pool_init_lock)
+        return ReleasingPooledTransaction(PooledTransaction(self), self._pool_init_lock)
 
 
 class SqliteDbClient(SqliteClient):
     """Tortoise's SQLite client; its transactions release the lock on a failed BEGIN."""
 
     def _in_transaction(self) -> TransactionContext:
-        return ReleasingSqliteTransaction(SqliteTransactionWrapper(self), self._lock)
+        return ReleasingSqliteTransaction(SqliteTransaction(self), self._lock)
 
 
 def get_client_class(db_info: dict[str, Any]) -> type[BaseDBAsyncClient]:

@@ -126,36 +126,31 @@ async def record_event(
     return event
 
 
-_RECORD_POSTGRES = """
-WITH event AS (
-    INSERT INTO normalized_events (id, type, occurred_at, provider_key, provider_event_id,
-                                   consumer_key, consumer_tenant_id, data, created_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-), delivery AS (
-    INSERT INTO event_deliveries (id, event_id, consumer_key, event_type, status, attempt_count,
-                                  next_attempt_at, created_at, updated_at)
-    VALUES ($10, $1, $6, $2, 'pending', 0, $9, $9, $9)
-)
-SELECT pg_notify($11, $6)
+_EVENT_INSERT = """
+INSERT INTO normalized_events (id, type, occurred_at, provider_key, provider_event_id,
+                               consumer_key, consumer_tenant_id, data, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 """
-_RECORD_POSTGRES_AND_NOTIFY = _RECORD_POSTGRES.replace(
-    "SELECT pg_notify($11, $6)", "SELECT pg_notify($11, $6), pg_notify($12, $7)"
-)
+_DELIVERY_INSERT = """
+INSERT INTO event_deliveries (id, event_id, consumer_key, event_type, status, attempt_count,
+                              next_attempt_at, created_at, updated_at)
+VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5)
+"""
 
 
 async def _record_postgres(
     connection: BaseDBAsyncClient, event: NormalizedEvent, also_notify: str | None
 ) -> None:
-    """The event, its delivery and the NOTIFY in one statement: one round trip, not three
-    (four with the plan-status announcement).
+    """The event, its delivery and the NOTIFY held back (`core.sql.later`): they go with the
+    transaction's next statement or its commit, as one statement with whatever else was
+    held back, not three round trips (four with the plan-status announcement).
 
-    This runs on every change a webhook makes, so it skips the ORM's three statements; the
-    foreign key from the delivery to the event is checked at the end of the statement, when
-    both rows exist.
+    This runs on every change a webhook makes, so it skips the ORM; the foreign key from
+    the delivery to the event is checked at the end of the statement, when both rows exist.
     """
-    await sql.fetch(
+    await sql.later(
         connection,
-        _RECORD_POSTGRES if also_notify is None else _RECORD_POSTGRES_AND_NOTIFY,
+        _EVENT_INSERT,
         [
             event.id,
             event.type,
@@ -166,9 +161,14 @@ async def _record_postgres(
             event.consumer_tenant_id,
             orjson.dumps(event.data).decode(),
             event.created_at,
-            uuid.uuid4(),
-            NOTIFY_CHANNEL,
-            *(() if also_notify is None else (also_notify,)),
         ],
     )
+    await sql.later(
+        connection,
+        _DELIVERY_INSERT,
+        [uuid.uuid4(), event.id, event.consumer_key, event.type, event.created_at],
+    )
+    await sql.notify_later(connection, NOTIFY_CHANNEL, event.consumer_key)
+    if also_notify is not None:
+        await sql.notify_later(connection, also_notify, event.consumer_tenant_id)
     event._saved_in_db = True

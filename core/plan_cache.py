@@ -28,6 +28,7 @@ from collections.abc import Iterable
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from core import sql
 from core.pg_listener import NotifyListener
 
 CHANNEL = "payments_plan_status"
@@ -131,7 +132,7 @@ async def announce(conn: BaseDBAsyncClient, tenants: Iterable[str]) -> None:
     if conn.capabilities.dialect != "postgres":
         return
     for tenant in sorted(set(tenants)):
-        await conn.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, tenant])
+        await sql.notify_later(conn, CHANNEL, tenant)
 
 
 def start_plan_cache(database_url: str) -> NotifyListener | None:

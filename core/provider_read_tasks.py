@@ -54,8 +54,9 @@ def asked_here() -> int:
 
 async def enqueue(
     conn: BaseDBAsyncClient, provider_key: str, kind: str, provider_object_id: str
-) -> bool:
-    """Ask, in the caller's transaction, for this object to be read; whether it was new."""
+) -> None:
+    """Ask, in the caller's transaction, for this object to be read (once: a pending ask for
+    the same object stays the one)."""
     _Asked.count += 1
     task = ProviderRead(
         id=uuid.uuid4(),
@@ -66,7 +67,7 @@ async def enqueue(
         due_at=utcnow(),
         attempts=0,
     )
-    return await records.insert_unless_exists(conn, task, KEY)
+    await records.insert_later_unless_exists(conn, task, KEY)
 
 
 def _db(name: str, value: Any) -> Any:

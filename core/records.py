@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
-from core.sql import fetch, for_dialect
+from core.sql import fetch, for_dialect, later
 
 M = TypeVar("M", bound=Model)
 _STATEMENTS: dict[tuple[Any, ...], str] = {}
@@ -95,23 +95,42 @@ def _insert(model: type[Model], names: tuple[str, ...], unique: tuple[str, ...],
 
 
 async def insert(conn: BaseDBAsyncClient, record: Model) -> None:
-    """Insert a new record built in memory (`Model(...)`, not yet saved): one statement, no
-    ORM machinery. A clash on a unique key raises `IntegrityError`, as the ORM's create does
-    (the ingest retries its transaction on it)."""
+    """Insert a new record built in memory (`Model(...)`, not yet saved), held back until the
+    transaction's next statement (`core.sql.later`): one statement, no ORM machinery. A
+    clash on a unique key raises `IntegrityError` then, or at commit, as the ORM's create
+    would (the ingest retries its transaction on it)."""
+    await _insert_later(conn, record, None)
+
+
+async def insert_later_unless_exists(
+    conn: BaseDBAsyncClient, record: Model, unique: tuple[str, ...] = ()
+) -> None:
+    """`insert_unless_exists` for a caller that need not know whether it was written: held
+    back like `insert`, and a clash on the unique key leaves the row that was there."""
+    await _insert_later(conn, record, unique)
+
+
+async def _insert_later(
+    conn: BaseDBAsyncClient, record: Model, unique: tuple[str, ...] | None
+) -> None:
     model = type(record)
     names = tuple(model._meta.fields_db_projection)
-    cache_key = ("insert", model, None, conn.capabilities.dialect)
+    cache_key = ("insert-later", model, unique)
     statement = _STATEMENTS.get(cache_key)
     if statement is None:
         meta = model._meta
         columns = ", ".join(_quoted(meta.fields_db_projection[name]) for name in names)
         slots = ", ".join(f"${n}" for n in range(1, len(names) + 1))
-        statement = _STATEMENTS[cache_key] = for_dialect(
-            conn, f"INSERT INTO {_quoted(meta.db_table)} ({columns}) VALUES ({slots})"
-        )
+        statement = f"INSERT INTO {_quoted(meta.db_table)} ({columns}) VALUES ({slots})"
+        if unique is not None:
+            target = ", ".join(_quoted(meta.fields_db_projection[name]) for name in unique)
+            statement += (
+                f" ON CONFLICT ({target}) DO NOTHING" if unique else " ON CONFLICT DO NOTHING"
+            )
+        _STATEMENTS[cache_key] = statement
     fields = model._meta.fields_map
     values = [fields[name].to_db_value(getattr(record, name), record) for name in names]
-    await fetch(conn, statement, values)
+    await later(conn, statement, values)
     record._saved_in_db = True
 
 

@@ -80,5 +80,6 @@ async def remember_customer(
         consumer_tenant_id=tenant.consumer_tenant_id,
         provider_customer_id=provider_customer_id,
     )
-    if await records.insert_unless_exists(ctx.conn, customer):
-        ctx.made_known("customer", provider_customer_id)
+    await records.insert_later_unless_exists(ctx.conn, customer)
+    # Known now, or known before: either way events waiting for it may apply.
+    ctx.made_known("customer", provider_customer_id)
