@@ -18,7 +18,12 @@ MAX_EVENT_TYPE = 120
 MAX_API_VERSION = 40
 MAX_PROVIDER_ID = 255
 """The columns an event's identity and a fact's provider ids are stored in."""
-TENANCY_LIMITS = {"consumerKey": 64, "consumerTenantId": 255, "pricingItemCode": 64}
+CONSUMER_KEY = "consumerKey"
+CONSUMER_TENANT_ID = "consumerTenantId"
+PRICING_ITEM_CODE = "pricingItemCode"
+"""The metadata keys the checkout puts on every provider object it creates, and that every
+fact carries back: the host and every provider plugin name them from here."""
+TENANCY_LIMITS = {CONSUMER_KEY: 64, CONSUMER_TENANT_ID: 255, PRICING_ITEM_CODE: 64}
 """The metadata the checkout puts on provider objects, and the columns it is stored in."""
 
 

@@ -14,8 +14,8 @@ from typing import Any
 from core import records, serializers
 from core.appliers import links, purchases
 from core.appliers.context import ApplyContext, Tenant, TenantUnknown
-from core.appliers.tenancy import ITEM_CODE, remember_customer, resolve_tenant
-from core.facts import CheckoutSessionFact, PaymentFact
+from core.appliers.tenancy import remember_customer, resolve_tenant
+from core.facts import PRICING_ITEM_CODE, CheckoutSessionFact, PaymentFact
 from core.models import CheckoutSession
 
 STATUS_RANK = {"open": 0, "complete": 1, "expired": 1}
@@ -59,7 +59,7 @@ def _new(ctx: ApplyContext, fact: CheckoutSessionFact, tenant: Tenant) -> Checko
         status="open",
         mode=fact.mode,
         payment_status="unpaid",
-        pricing_item_code=fact.metadata.get(ITEM_CODE, ""),
+        pricing_item_code=fact.metadata.get(PRICING_ITEM_CODE, ""),
         consumer_key=tenant.consumer_key,
         consumer_tenant_id=tenant.consumer_tenant_id,
         provider_customer_id=fact.provider_customer_id,

@@ -11,17 +11,14 @@ from collections.abc import Mapping
 
 from core import records, sql
 from core.appliers.context import ApplyContext, Tenant
+from core.facts import CONSUMER_KEY, CONSUMER_TENANT_ID, PRICING_ITEM_CODE
 from core.models import ProviderCustomer
-
-CONSUMER_KEY = "consumerKey"
-TENANT_ID = "consumerTenantId"
-ITEM_CODE = "pricingItemCode"
 
 
 async def resolve_tenant(
     ctx: ApplyContext, metadata: Mapping[str, str], provider_customer_id: str | None
 ) -> Tenant | None:
-    consumer_key, tenant_id = metadata.get(CONSUMER_KEY), metadata.get(TENANT_ID)
+    consumer_key, tenant_id = metadata.get(CONSUMER_KEY), metadata.get(CONSUMER_TENANT_ID)
     if consumer_key and tenant_id:
         return Tenant(consumer_key, tenant_id)
     if provider_customer_id:
@@ -59,7 +56,9 @@ async def resolve_item_code(
     The price comes first because a plan change at the provider (upgrade, downgrade) changes
     the subscription's price but not the metadata our checkout put on it.
     """
-    return await item_code_of_price(ctx, provider_price_id) or metadata.get(ITEM_CODE) or None
+    return (
+        await item_code_of_price(ctx, provider_price_id) or metadata.get(PRICING_ITEM_CODE) or None
+    )
 
 
 async def remember_customer(

@@ -15,13 +15,18 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from core.facts import CheckoutSessionFact, InvoiceFact, PaymentFact, SubscriptionFact
+from core.facts import (
+    CONSUMER_KEY,
+    CONSUMER_TENANT_ID,
+    PRICING_ITEM_CODE,
+    CheckoutSessionFact,
+    InvoiceFact,
+    PaymentFact,
+    SubscriptionFact,
+)
 from core.providers import CheckoutMode, CheckoutRequest, CheckoutStatus, ProviderCheckoutSession
 from core.timeutil import from_unix
 
-CONSUMER_KEY = "consumerKey"
-CONSUMER_TENANT_ID = "consumerTenantId"
-PRICING_ITEM_CODE = "pricingItemCode"
 STATUSES = ("open", "complete", "expired")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.facts import CONSUMER_KEY, CONSUMER_TENANT_ID, PRICING_ITEM_CODE
 from core.timeutil import from_unix, isoformat
 from sandbox_provider import objects
 
@@ -21,9 +22,9 @@ def subscription(
         "providerKey": provider_key,
         "status": data.get("status"),
         "customer": data.get("customer"),
-        "pricingItemCode": metadata.get(objects.PRICING_ITEM_CODE),
-        "consumerKey": metadata.get(objects.CONSUMER_KEY),
-        "consumerTenantId": metadata.get(objects.CONSUMER_TENANT_ID),
+        "pricingItemCode": metadata.get(PRICING_ITEM_CODE),
+        "consumerKey": metadata.get(CONSUMER_KEY),
+        "consumerTenantId": metadata.get(CONSUMER_TENANT_ID),
         "currentPeriodStart": _time(data.get("current_period_start")),
         "currentPeriodEnd": _time(data.get("current_period_end")),
         "cancelAtPeriodEnd": bool(data.get("cancel_at_period_end")),

@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from core.facts import CONSUMER_KEY, CONSUMER_TENANT_ID, PRICING_ITEM_CODE
 from core.providers import CheckoutRequest
 
-CONSUMER_KEY = "consumerKey"
-CONSUMER_TENANT_ID = "consumerTenantId"
-PRICING_ITEM_CODE = "pricingItemCode"
+__all__ = ["CONSUMER_KEY", "CONSUMER_TENANT_ID", "PRICING_ITEM_CODE", "tenant_metadata"]
 
 
 def tenant_metadata(request: CheckoutRequest) -> dict[str, str]:

@@ -12,11 +12,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from core.facts import PaymentFact, RefundFact, SubscriptionFact
+from core.facts import CONSUMER_KEY as CONSUMER_KEY_FIELD
+from core.facts import (
+    CONSUMER_TENANT_ID,
+    PRICING_ITEM_CODE,
+    PaymentFact,
+    RefundFact,
+    SubscriptionFact,
+)
 from funnel_consumer.importer.source import CUSTOMERS, Row
 
 CONSUMER_KEY = "funnel"
-ITEM_CODE = "pricingItemCode"
+"""FunnelAI's consumer key: whose events these are."""
+ITEM_CODE = PRICING_ITEM_CODE
 
 SUBSCRIPTION_STATUSES = frozenset(
     {
@@ -95,8 +103,8 @@ class LegacyPayment:
 def metadata(tenant_id: str, plan_code: str) -> dict[str, str]:
     """What our checkout puts on Stripe objects, so the facts resolve to the tenant."""
     return {
-        "consumerKey": CONSUMER_KEY,
-        "consumerTenantId": tenant_id,
+        CONSUMER_KEY_FIELD: CONSUMER_KEY,
+        CONSUMER_TENANT_ID: tenant_id,
         ITEM_CODE: plan_code,
     }
 
