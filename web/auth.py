@@ -12,6 +12,12 @@ HEADER = "x-platform-internal-token"
 PROTECTED_PREFIX = "/internal/"
 
 
+def token_matches(given: bytes, expected: bytes) -> bool:
+    """Constant-time, and the same answer whether the header is missing or wrong; the guard
+    below and the plan-status fast path (`web.fast_plan_status`) both decide with this."""
+    return hmac.compare_digest(given, expected)
+
+
 def install_token_guard(app: Quart) -> None:
     @app.before_request
     async def require_internal_token() -> None:
@@ -19,6 +25,5 @@ def install_token_guard(app: Quart) -> None:
             return
         expected: bytes = current_app.config["PAYMENTS_INTERNAL_TOKEN"].encode()
         given = request.headers.get(HEADER, "").encode()
-        # Constant-time, and the same answer whether the header is missing or wrong.
-        if not hmac.compare_digest(given, expected):
+        if not token_matches(given, expected):
             raise Unauthorized("missing or invalid internal token", code="unauthorized")

@@ -12,7 +12,6 @@ route (`web.routes.billing.get_plan_status`) stays the documented one and owns e
 
 from __future__ import annotations
 
-import hmac
 import re
 import time
 from typing import Any
@@ -20,12 +19,12 @@ from typing import Any
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from quart import Quart
 
-from core.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from core.plan_status import plan_status_json
 from web.asgi_answers import send_json
-from web.auth import HEADER
+from web.auth import HEADER, token_matches
 from web.input_guard import MAX_PATH_PARAM
 from web.json_body import text_problem
+from web.metrics import request_meters
 from web.routes.billing import MAX_CONSUMER_KEY
 
 ENDPOINT = "billing.get_plan_status"
@@ -44,8 +43,7 @@ class PlanStatusFastPath:
         rule = next(r.rule for r in app.url_map.iter_rules() if r.endpoint == ENDPOINT)
         pattern = re.escape(rule).replace(re.escape("<consumerTenantId>"), "([^/]+)")
         self.path = re.compile(pattern)
-        self.counted = HTTP_REQUESTS.labels("GET", rule, "200")
-        self.timed = HTTP_SECONDS.labels(rule)
+        self.counted, self.timed = request_meters("GET", rule, 200)
 
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -83,6 +81,6 @@ class PlanStatusFastPath:
             consumer_key = wanted.group(1).decode()
         for name, value in scope["headers"]:
             if name == _HEADER:
-                authorized = hmac.compare_digest(value, self.token)
+                authorized = token_matches(value, self.token)
                 return (tenant, consumer_key) if authorized else None
         return None

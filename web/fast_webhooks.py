@@ -27,9 +27,9 @@ from hypercorn.typing import ASGIReceiveCallable, ASGIReceiveEvent, ASGISendCall
 from quart import Quart
 
 from core.ingest import ingest_webhook
-from core.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from core.plugins import Registry
 from web.asgi_answers import quart_headers, replaying, send_json
+from web.metrics import request_meters
 
 ENDPOINT = "webhooks.receive_webhook"
 _FAILURE: ContextVar[Exception | None] = ContextVar("payments_webhook_failure", default=None)
@@ -50,8 +50,7 @@ class WebhookFastPath:
         rule = next(r.rule for r in app.url_map.iter_rules() if r.endpoint == ENDPOINT)
         prefix = rule.split("<", 1)[0]
         self.paths = {prefix + key: key for key in registry.providers}
-        self.counted = HTTP_REQUESTS.labels("POST", rule, "200")
-        self.timed = HTTP_SECONDS.labels(rule)
+        self.counted, self.timed = request_meters("POST", rule, 200)
 
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
