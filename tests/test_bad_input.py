@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import TOKEN
 from tests.support.api import Api, Reply
+from tests.support.catalog import starter_item
 
 ITEMS = "/internal/payments/pricing-items"
 SESSIONS = "/internal/payments/checkout-sessions"
@@ -29,18 +30,7 @@ plugin = "funnel"
 
 
 def item(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "code": "starter_month",
-        "name": "Starter",
-        "kind": "recurring",
-        "unitAmount": 1900,
-        "currency": "eur",
-        "interval": "month",
-        "features": {"funnels": 5},
-        "metadata": {"tier": "1"},
-    }
-    body.update(overrides)
-    return body
+    return starter_item(**{"features": {"funnels": 5}, "metadata": {"tier": "1"}, **overrides})
 
 
 def checkout(**overrides: Any) -> dict[str, Any]:

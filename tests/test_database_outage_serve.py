@@ -21,6 +21,7 @@ import asyncpg
 import pytest
 
 from tests.support import stripe_events as se
+from tests.support.catalog import starter_item
 from tests.support.databases import recreate_postgres_database, sibling_url
 from tests.support.serving import serving
 from tests.support.webhooks import SECRET
@@ -110,15 +111,7 @@ async def test_terminated_backends_are_503_never_500_nor_a_hang_and_serve_recove
         ("pricing items", f"{internal}/pricing-items"),
         ("public pricing items", f"{internal}/public/pricing-items"),
     ]
-    item = {
-        "code": "starter_month",
-        "name": "Starter",
-        "kind": "recurring",
-        "unitAmount": 1900,
-        "currency": "eur",
-        "interval": "month",
-        "public": True,
-    }
+    item = starter_item(public=True)
     numbers = itertools.count()
     answers: list[Answer] = []
     refused: list[int] = []

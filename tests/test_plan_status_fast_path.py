@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
-from quart import Quart, request_started
 
 from core.config import Settings
 from core.models import PricingItem
 from tests.conftest import TOKEN
-from tests.support.api import Api, Reply
+from tests.support.api import Api
 from tests.support.billing import purchase, subscription
+from tests.support.fast_paths import comparable, quart_requests, twin_apis
 from web.app import create_app
 
 RULE = "/internal/payments/tenants/<consumerTenantId>/plan-status"
@@ -29,12 +29,8 @@ async def twin_apps(
         create_app(make_settings(), connect_database=False, fast_plan_status=fast)
         for fast in (True, False)
     ]
-    contexts: list[Any] = [app.test_app() for app in apps]
-    for context in contexts:
-        await context.__aenter__()
-    yield Api(apps[0], TOKEN), Api(apps[1], TOKEN)
-    for context in contexts:
-        await context.__aexit__(None, None, None)
+    async with twin_apis(apps[0], apps[1], TOKEN) as apis:
+        yield apis
 
 
 async def _seed() -> None:
@@ -49,28 +45,6 @@ async def _seed() -> None:
     )
     await subscription(1)
     await purchase(1, pricing_item_code="starter")
-
-
-def _comparable(reply: Reply) -> tuple[int, Any, str | None, str | None]:
-    body = dict(reply.body) if isinstance(reply.body, dict) else reply.body
-    if isinstance(body, dict):
-        body.pop("evaluatedAt", None)
-    return (
-        reply.status,
-        body,
-        reply.headers.get("content-type"),
-        reply.headers.get("content-length"),
-    )
-
-
-def _quart_requests(app: Quart) -> list[object]:
-    seen: list[object] = []
-
-    async def note(sender: object, **_: Any) -> None:
-        seen.append(sender)
-
-    request_started.connect(note, app, weak=False)
-    return seen
 
 
 def _served(route: str = RULE) -> float:
@@ -102,8 +76,8 @@ async def test_fast_path_answers_as_the_route_does(
 ) -> None:
     await _seed()
     fast, quart_only = twin_apps
-    assert _comparable(await fast.get(path, **options)) == _comparable(
-        await quart_only.get(path, **options)
+    assert comparable(await fast.get(path, **options), "evaluatedAt") == comparable(
+        await quart_only.get(path, **options), "evaluatedAt"
     )
 
 
@@ -112,7 +86,7 @@ async def test_fast_path_skips_quart_only_for_well_formed_authorized_reads(
 ) -> None:
     await _seed()
     fast, _ = twin_apps
-    through_quart = _quart_requests(fast.app)
+    through_quart = quart_requests(fast.app)
     before = _served()
     ok = await fast.get(
         "/internal/payments/tenants/t1/plan-status", query={"consumerKey": "funnel"}

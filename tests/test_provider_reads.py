@@ -39,6 +39,7 @@ from core.provider_reads import ProviderReadRunner
 from tests.conftest import TOKEN
 from tests.support import stripe_events as se
 from tests.support.api import Api
+from tests.support.catalog import starter_item
 from tests.support.consumer_server import ConsumerServer
 from tests.support.deliveries import FAST, eventually, funnel_plugins
 from tests.support.stripe_standin import StripeStandIn
@@ -276,14 +277,7 @@ async def test_the_sandbox_subscription_is_read_too(
     plugins = '[providers.sandbox]\nplugin = "sandbox"\ndefault = true\n'
     app = await make_app(plugins)
     api = Api(app, TOKEN)
-    item = {
-        "code": "starter_month",
-        "name": "Starter",
-        "kind": "recurring",
-        "unitAmount": 1900,
-        "currency": "eur",
-        "interval": "month",
-    }
+    item = starter_item()
     assert (await api.post("/internal/payments/pricing-items", json=item)).status == 201
     opened = await api.post(SESSIONS, json=checkout_body(providerKey="sandbox"))
     assert opened.status == 201, opened.body

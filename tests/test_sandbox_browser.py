@@ -24,6 +24,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support import browser
+from tests.support.catalog import starter_item
 from tests.support.consumer_server import ConsumerServer
 from tests.support.processes import PAYMENTS, free_port
 from tests.support.serving import wait_until_up
@@ -117,15 +118,7 @@ async def test_a_buyer_pays_in_chromium_and_the_tenant_is_entitled(
     await call(
         "POST",
         f"{api}/pricing-items",
-        {
-            "code": "starter_month",
-            "name": "Starter",
-            "kind": "recurring",
-            "unitAmount": 1900,
-            "currency": "eur",
-            "interval": "month",
-            "features": {"funnels": 5},
-        },
+        starter_item(features={"funnels": 5}),
     )
     success = f"{service.base}/sandbox/return?session_id="
     session = await call(

@@ -9,6 +9,7 @@ from typing import Any
 from core.models import EventDelivery, NormalizedEvent, Purchase, Subscription
 from tests.support import stripe_events as se
 from tests.support.api import Api
+from tests.support.catalog import starter_item
 from tests.support.stripe_standin.plugins_toml import stripe_plugins
 from tests.support.stripe_standin.server import StripeStandIn
 from tests.support.webhooks import SECRET, event_types, post_event
@@ -23,16 +24,10 @@ async def flow_app(checkout_app: Any, standin: StripeStandIn) -> Api:
     standin.add_price("price_starter", 1900, "eur", "month")
     standin.add_price("price_lifetime", 4900, "eur", None)
     for body in (
-        {
-            "code": "starter_month",
-            "name": "Starter",
-            "kind": "recurring",
-            "unitAmount": 1900,
-            "currency": "eur",
-            "interval": "month",
-            "features": {"funnels": 5},
-            "providerPrices": [{"providerKey": "stripe", "providerPriceId": "price_starter"}],
-        },
+        starter_item(
+            features={"funnels": 5},
+            providerPrices=[{"providerKey": "stripe", "providerPriceId": "price_starter"}],
+        ),
         {
             "code": "lifetime_addon",
             "name": "Lifetime",

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
-from quart import Quart, request_started
 
 from core.config import Settings
 from core.models import ProviderEvent
 from tests.conftest import TOKEN
 from tests.support import stripe_events as se
 from tests.support.api import Api, Reply
+from tests.support.fast_paths import comparable, quart_requests, twin_apis
 from tests.support.webhooks import SECRET
 from web.app import create_app
 
@@ -31,12 +31,8 @@ async def twin_apps(
     apps = [
         create_app(settings, connect_database=False, fast_webhooks=fast) for fast in (True, False)
     ]
-    contexts: list[Any] = [app.test_app() for app in apps]
-    for context in contexts:
-        await context.__aenter__()
-    yield Api(apps[0], TOKEN), Api(apps[1], TOKEN)
-    for context in contexts:
-        await context.__aexit__(None, None, None)
+    async with twin_apis(apps[0], apps[1], TOKEN) as apis:
+        yield apis
 
 
 def _event(event_id: str) -> bytes:
@@ -48,25 +44,6 @@ def _event(event_id: str) -> bytes:
 
 def _signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
     return {"Stripe-Signature": se.sign(body, secret), "content-type": "application/json"}
-
-
-def _comparable(reply: Reply) -> tuple[int, Any, str | None, str | None]:
-    return (
-        reply.status,
-        reply.body,
-        reply.headers.get("content-type"),
-        reply.headers.get("content-length"),
-    )
-
-
-def _quart_requests(app: Quart) -> list[object]:
-    seen: list[object] = []
-
-    async def note(sender: object, **_: Any) -> None:
-        seen.append(sender)
-
-    request_started.connect(note, app, weak=False)
-    return seen
 
 
 def _served() -> float:
@@ -104,7 +81,7 @@ async def test_fast_path_answers_as_the_route_does(twin_apps: tuple[Api, Api]) -
     ):
         seen = await _post(fast, path, body, headers)
         expected = await _post(quart_only, path, quart_body, quart_headers)
-        assert _comparable(seen) == _comparable(expected), (path, headers)
+        assert comparable(seen) == comparable(expected), (path, headers)
     statuses = {e.provider_event_id: e.status for e in await ProviderEvent.all()}
     assert statuses == {"evt_fast_twin": "ignored", "evt_quart_twin": "ignored"}
 
@@ -113,7 +90,7 @@ async def test_fast_path_skips_quart_only_for_webhooks_that_ingest(
     twin_apps: tuple[Api, Api],
 ) -> None:
     fast, _ = twin_apps
-    through_quart = _quart_requests(fast.app)
+    through_quart = quart_requests(fast.app)
     before = _served()
     body = _event("evt_below_quart")
     ok = await _post(fast, "/webhooks/stripe", body, _signed(body))
