@@ -42,7 +42,8 @@ from core import sql
 class _HoldsWritesBack:
     """The transaction side of `core.sql.later`: send what was held back before anything else."""
 
-    payments_later: list[tuple[str, list[Any]]]
+    payments_later: list[tuple[str, list[Any]]] | None
+    """What is held back; None while a savepoint is open (nothing is held back then)."""
 
     async def execute_query(self, query: str, values: list[Any] | None = None) -> Any:
         await sql.flush(self)  # type: ignore[arg-type]
@@ -74,7 +75,8 @@ class _HoldsWritesBack:
         await super().commit()  # type: ignore[misc]
 
     async def rollback(self) -> None:
-        self.payments_later.clear()
+        if self.payments_later:
+            self.payments_later.clear()
         await super().rollback()  # type: ignore[misc]
 
     def _in_transaction(self) -> TransactionContext:
@@ -82,19 +84,30 @@ class _HoldsWritesBack:
 
 
 class _FlushingSavepoint(TransactionContext):
-    """A savepoint inside a transaction that holds writes back: they go before it begins."""
+    """A savepoint inside a transaction that holds writes back: they go before it begins, and
+    while it is open the outer transaction holds nothing back (a write through the outer
+    handle runs at once, inside the savepoint, and is undone with it)."""
 
     def __init__(self, outer: Any, inner: TransactionContext) -> None:
         self.outer = outer
         self.inner = inner
         self.client = inner.client
+        self.held: Any = None
 
     async def __aenter__(self) -> TransactionalDBClient:
         await sql.flush(self.outer)
-        return await self.inner.__aenter__()
+        self.held, self.outer.payments_later = self.outer.payments_later, None
+        try:
+            return await self.inner.__aenter__()
+        except BaseException:
+            self.outer.payments_later = self.held
+            raise
 
     async def __aexit__(self, *exc: Any) -> None:
-        await self.inner.__aexit__(*exc)
+        try:
+            await self.inner.__aexit__(*exc)
+        finally:
+            self.outer.payments_later = self.held
 
 
 class PooledTransaction(_HoldsWritesBack, TransactionWrapper):

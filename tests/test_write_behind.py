@@ -101,3 +101,17 @@ def _fields(record: ProviderCustomer) -> dict[str, Any]:
         name: getattr(record, name)
         for name in ("provider_key", "consumer_key", "consumer_tenant_id", "provider_customer_id")
     }
+
+
+async def test_while_a_savepoint_is_open_the_outer_handle_holds_nothing_back(
+    database: str,
+) -> None:
+    """A write through the outer transaction during a savepoint is part of the savepoint."""
+    async with in_transaction() as outer:
+        with pytest.raises(RuntimeError):
+            async with in_transaction():
+                await records.insert(outer, _customer(1))
+                raise RuntimeError("undo the savepoint")
+        await records.insert(outer, _customer(2))
+        assert len(_held(outer)) == 1  # holding back again once the savepoint is over
+    assert [c.consumer_tenant_id for c in await ProviderCustomer.all()] == ["tenant_2"]

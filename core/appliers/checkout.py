@@ -113,7 +113,9 @@ async def apply_checkout_session(ctx: ApplyContext, fact: CheckoutSessionFact) -
         await records.insert(ctx.conn, session)
     else:
         await records.save_fields(ctx.conn, session, SESSION_FIELDS)
-    await remember_customer(ctx, tenant, session.provider_customer_id)
+    # A session first seen here makes its own id known (the look for waiting events runs
+    # anyway), so its customer can be held back; on a known session, ask whether it is new.
+    await remember_customer(ctx, tenant, session.provider_customer_id, hold_back=created)
     if session.status != old_status:
         await emit(
             ctx,

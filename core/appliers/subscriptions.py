@@ -107,7 +107,7 @@ async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
             **values,
         )
         ctx.made_known("subscription", fact.provider_subscription_id)
-        await remember_customer(ctx, tenant, fact.provider_customer_id)
+        await remember_customer(ctx, tenant, fact.provider_customer_id, hold_back=True)
         await links.subscription_and_checkout(ctx, record)
         ctx.count("subscription", "created")
         await emit(

@@ -62,7 +62,7 @@ async def resolve_item_code(
 
 
 async def remember_customer(
-    ctx: ApplyContext, tenant: Tenant, provider_customer_id: str | None
+    ctx: ApplyContext, tenant: Tenant, provider_customer_id: str | None, *, hold_back: bool
 ) -> None:
     """Record the tenant's customer when a provider object first tells us it.
 
@@ -70,6 +70,10 @@ async def remember_customer(
     provider key or the customer id is already someone's (either unique key). A read first
     (`... consumer = ? OR customer id = ?`) cost a round trip more, and PostgreSQL answered
     that OR by filtering every customer of the provider whenever its statistics were stale.
+
+    `hold_back` when the caller's transaction makes some id known anyway (a record created):
+    the insert waits for the next statement (`core.sql.later`) and the customer counts as
+    made known whether or not it was new; else one statement now, and made known only if new.
     """
     if not provider_customer_id:
         return
@@ -79,6 +83,8 @@ async def remember_customer(
         consumer_tenant_id=tenant.consumer_tenant_id,
         provider_customer_id=provider_customer_id,
     )
-    await records.insert_later_unless_exists(ctx.conn, customer)
-    # Known now, or known before: either way events waiting for it may apply.
-    ctx.made_known("customer", provider_customer_id)
+    if hold_back:
+        await records.insert_later_unless_exists(ctx.conn, customer)
+        ctx.made_known("customer", provider_customer_id)  # new, or known before: either way
+    elif await records.insert_unless_exists(ctx.conn, customer):
+        ctx.made_known("customer", provider_customer_id)
