@@ -13,8 +13,8 @@ connection's prepared statement switches to).
 
 It exits 1 if any plan reads `provider_events` with a Seq Scan, uses a BitmapAnd, or misses
 the index the statement is meant to use: history must never cost a webhook anything. The
-statements are the ones the code runs (taken from `core.ingest`, `core.records` and
-`core.deferred`, not copied), with realistic values. Plans are `EXPLAIN (ANALYZE, BUFFERS)`
+statements are the ones the code runs (taken from `core.ingest.intake`, `core.store.records` and
+`core.ingest.deferred`, not copied), with realistic values. Plans are `EXPLAIN (ANALYZE, BUFFERS)`
 inside a transaction that is rolled back, so the UPDATEs and the INSERT change nothing.
 """
 
@@ -33,9 +33,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from core import db, deferred, ingest, records
-from core.ingest import EVENT_KEY
+from core.ingest import deferred, intake
+from core.ingest.intake import EVENT_KEY
 from core.models import ProviderEvent
+from core.store import db, records
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/payments_explain"
 FORBIDDEN = ("Seq Scan on provider_events", "BitmapAnd")
@@ -139,7 +140,7 @@ def _statements(rows: int, now: datetime, unique: Mapping[str, str]) -> list[Sta
         ),
         Statement(
             "the duplicate check after a write conflict",
-            ingest._STORED,
+            intake._STORED,
             ["stripe", f"evt_{rows // 2}"],
             (unique["provider_events"],),
         ),

@@ -46,7 +46,7 @@ async def commit() -> Response:
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
-    """No reset round trip on release, as the service's pool (`core.db`)."""
+    """No reset round trip on release, as the service's pool (`core.store.db`)."""
 
 
 async def main(port: int, database_url: str | None) -> None:

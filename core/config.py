@@ -17,7 +17,7 @@ DEFAULT_DATABASE_URL = "sqlite://./data/payments.sqlite3"
 
 # About three days in all: 1m, 5m, 15m, 1h, 3h, 6h, 12h, 24h, 24h (~70h41m).
 DEFAULT_RETRY_SCHEDULE: tuple[float, ...] = (60, 300, 900, 3600, 10800, 21600, 43200, 86400, 86400)
-# A provider read (core/provider_reads.py): five attempts over about 40 minutes.
+# A provider read (core/ingest/provider_reads.py): five attempts over about 40 minutes.
 DEFAULT_PROVIDER_READ_SCHEDULE: tuple[float, ...] = (10, 60, 300, 1800)
 
 
@@ -55,9 +55,9 @@ class Settings:
     past_due_grace_days: int = 0
     deferred_ttl_hours: float = 72.0
     """How long an event about an unknown tenant waits (from its receipt) before it becomes
-    `unmatched`: kept, never again tried on its own (`core.deferred`)."""
+    `unmatched`: kept, never again tried on its own (`core.ingest.deferred`)."""
     plan_status_cache: bool = True
-    """Whether `payments serve` caches plan status (PostgreSQL only; see core/plan_cache.py)."""
+    """Whether `payments serve` caches plan status (PostgreSQL only; see core/billing/plan_cache.py)."""
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property

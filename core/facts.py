@@ -122,7 +122,7 @@ class WebhookEvent:
     def __post_init__(self) -> None:
         """Refuse what no column could store, so a signed but unstorable event is a 400.
 
-        `core.ingest` turns the ValueError into 400 `webhook_payload_invalid`, before
+        `core.ingest.intake` turns the ValueError into 400 `webhook_payload_invalid`, before
         anything is stored: ids and types longer than their columns, and a NUL character
         (which PostgreSQL text refuses) in any string of the event or its facts.
         """

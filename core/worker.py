@@ -11,12 +11,12 @@ import asyncio
 import logging
 import signal
 
-from core import db
 from core.config import Settings
-from core.deferred import DeferredSweeper
-from core.dispatcher import Dispatcher
+from core.delivery.dispatcher import Dispatcher
+from core.ingest.deferred import DeferredSweeper
+from core.ingest.provider_reads import ProviderReadRunner
 from core.plugins import build_plugin_manager, load_registry
-from core.provider_reads import ProviderReadRunner
+from core.store import db
 
 log = logging.getLogger("platform_payments.delivery")
 

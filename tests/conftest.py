@@ -16,8 +16,8 @@ import pytest
 from quart import Quart
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
-from core import db
 from core.config import Settings
+from core.store import db
 from tests.support.api import Api
 from tests.support.databases import backends, empty_all_tables, recreate_postgres_database
 

@@ -8,13 +8,14 @@ import pluggy
 from quart import Quart
 from quart_schema import APIKeySecurityScheme, Info, QuartSchema
 
-from core import __version__, db
+from core import __version__
+from core.billing.plan_cache import start_plan_cache, stop_plan_cache
 from core.config import Settings
-from core.deferred import DeferredSweeper
-from core.dispatcher import Dispatcher
-from core.plan_cache import start_plan_cache, stop_plan_cache
+from core.delivery.dispatcher import Dispatcher
+from core.ingest.deferred import DeferredSweeper
+from core.ingest.provider_reads import start_runner, stop_runner
 from core.plugins import Registry, build_plugin_manager, load_registry
-from core.provider_reads import start_runner, stop_runner
+from core.store import db
 from web.auth import HEADER, install_token_guard
 from web.errors import install_error_handlers
 from web.fast_plan_status import PlanStatusFastPath
@@ -44,7 +45,7 @@ def create_app(
     With `connect_database` the app opens the database when it starts serving and closes
     it when it stops; embedders that manage the connection themselves turn it off.
     `dispatcher` runs the delivery dispatcher (and beside it the deferred events' safety net,
-    `core.deferred`, and the provider-read runner, `core.provider_reads`) while serving; None means
+    `core.ingest.deferred`, and the provider-read runner, `core.ingest.provider_reads`) while serving; None means
     `settings.embedded_dispatcher` when the app manages its own connection, else off
     (tests and embedders ask for it explicitly). `fast_plan_status` answers well-formed
     plan-status reads below Quart (`web.fast_plan_status`) and `fast_webhooks` webhooks that
@@ -134,7 +135,7 @@ def create_app(
 
 async def _start_background(app: Quart, registry: Registry, settings: Settings) -> None:
     """What `payments worker` runs, embedded in `serve`: the delivery dispatcher, the deferred
-    events' safety net and TTL (`core.deferred`), the provider-read runner."""
+    events' safety net and TTL (`core.ingest.deferred`), the provider-read runner."""
     embedded = Dispatcher(settings, registry.consumers)
     app.extensions["payments_dispatcher"] = embedded
     await embedded.start()

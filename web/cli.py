@@ -16,10 +16,11 @@ from typing import Any, TypeVar
 
 import click
 
-from core import __version__, db
+from core import __version__
 from core.config import Settings
 from core.errors import ConfigurationError
 from core.plugins import build_plugin_manager, installed_plugins, load_registry
+from core.store import db
 from web.server import run as run_loop
 
 F = TypeVar("F", bound=Callable[..., Any])

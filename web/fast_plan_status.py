@@ -2,7 +2,7 @@
 
 Products ask for a tenant's plan status before most things the tenant does, so the cost of
 one request is the service's cost. With the answer usually bytes from the plan-status cache
-(`core.plan_cache`), Quart's per-request machinery (request and app contexts, URL matching,
+(`core.billing.plan_cache`), Quart's per-request machinery (request and app contexts, URL matching,
 before and after hooks, quart-schema's response conversion) costs more than the answer.
 This ASGI middleware answers the successful case itself, with the same status, body, headers
 and metrics as the route. Every other case goes on to Quart unchanged: no or a wrong token,
@@ -19,7 +19,7 @@ from typing import Any
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from quart import Quart
 
-from core.plan_status import plan_status_json
+from core.billing.plan_status import plan_status_json
 from web.asgi_answers import send_json
 from web.auth import HEADER, token_matches
 from web.input_guard import MAX_PATH_PARAM

@@ -5,7 +5,7 @@ costs above that floor is the service's own. Quart's per-request machinery (requ
 contexts, URL matching, before and after hooks, quart-schema's response conversion) was an
 eighth of it. This ASGI middleware takes `POST /webhooks/<providerKey>` for the providers
 this process runs, reads the body (at most the route's 1 MiB), calls the same
-`core.ingest.ingest_webhook` as the route and answers its 200 itself, with the route's body,
+`core.ingest.intake.ingest_webhook` as the route and answers its 200 itself, with the route's body,
 headers and metrics.
 
 Anything else goes on to the Quart route unchanged, which stays the documented one and owns
@@ -26,7 +26,7 @@ import orjson
 from hypercorn.typing import ASGIReceiveCallable, ASGIReceiveEvent, ASGISendCallable, Scope
 from quart import Quart
 
-from core.ingest import ingest_webhook
+from core.ingest.intake import ingest_webhook
 from core.plugins import Registry
 from web.asgi_answers import quart_headers, replaying, send_json
 from web.metrics import request_meters

@@ -8,7 +8,7 @@ middleware or Hypercorn setting can change that answer, because no ASGI scope ex
 So `install` puts a subclass of `H11Protocol` in the place where Hypercorn's
 `ProtocolWrapper` looks it up, whose `_send_error_response` sends the same status with the
 contract's body. Hypercorn is pinned to an exact version (pyproject.toml); the test in
-`tests/test_serve_protocol_errors.py` runs a real `payments serve` and fails if an upgrade
+`tests/web/test_serve_protocol_errors.py` runs a real `payments serve` and fails if an upgrade
 moves this seam. HTTP/2 is not served (no TLS, no h2c upgrade in use), so only HTTP/1.1
 needs it.
 """

@@ -54,7 +54,7 @@ class ProviderEvent(Model):
     received_at = fields.DatetimeField(auto_now_add=True)
     processed_at = fields.DatetimeField(null=True)
     # What a deferred (or unmatched) event waits for: any one of these provider ids becoming
-    # known may place it (`core.deferred`). Null on events that were never deferred.
+    # known may place it (`core.ingest.deferred`). Null on events that were never deferred.
     waits_customer_id = fields.CharField(max_length=255, null=True)
     waits_subscription_id = fields.CharField(max_length=255, null=True)
     waits_payment_id = fields.CharField(max_length=255, null=True)

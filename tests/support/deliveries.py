@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from core.config import Settings
-from core.dispatcher import Dispatcher
+from core.delivery.dispatcher import Dispatcher
+from core.delivery.outbox import record_event, wake_local
 from core.models import EventDelivery, NormalizedEvent
-from core.outbox import record_event, wake_local
 from core.plugins import build_plugin_manager, load_registry
 from core.timeutil import utcnow
 

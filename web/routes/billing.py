@@ -10,9 +10,10 @@ from quart_schema import (
     validate_querystring,
 )
 
-from core import billing, serializers
+from core import serializers
+from core.billing import lists
+from core.billing.plan_status import plan_status_json
 from core.errors import FieldProblem, ValidationFailed
-from core.plan_status import plan_status_json
 from web.responses import json_response
 from web.schemas.billing import (
     PlanStatusOut,
@@ -30,8 +31,8 @@ SECURED: list[dict[str, list[str]]] = [{"internalToken": []}]
 MAX_CONSUMER_KEY = 64
 
 
-def _filters(query: PurchaseQuery | SubscriptionQuery) -> billing.BillingFilters:
-    return billing.BillingFilters(
+def _filters(query: PurchaseQuery | SubscriptionQuery) -> lists.BillingFilters:
+    return lists.BillingFilters(
         consumer_key=query.consumer_key,
         consumer_tenant_id=query.consumer_tenant_id,
         status=query.status,
@@ -46,7 +47,7 @@ def _filters(query: PurchaseQuery | SubscriptionQuery) -> billing.BillingFilters
 @document_response(ErrorBody, 400)
 async def list_purchases(query_args: PurchaseQuery) -> Response:
     """One-time purchases, newest first; filters `consumerKey`, `consumerTenantId`, `status`, `pricingItemCode`."""
-    page = await billing.list_purchases(
+    page = await lists.list_purchases(
         _filters(query_args), limit=query_args.limit, cursor=query_args.cursor
     )
     return json_response(
@@ -61,7 +62,7 @@ async def list_purchases(query_args: PurchaseQuery) -> Response:
 @document_response(ErrorBody, 400)
 async def list_subscriptions(query_args: SubscriptionQuery) -> Response:
     """Subscriptions, newest first; same filters as purchases."""
-    page = await billing.list_subscriptions(
+    page = await lists.list_subscriptions(
         _filters(query_args), limit=query_args.limit, cursor=query_args.cursor
     )
     return json_response(

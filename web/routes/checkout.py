@@ -7,8 +7,9 @@ import uuid
 from quart import Blueprint, Response, request
 from quart_schema import document_headers, document_response, security_scheme, validate_request
 
-from core import checkout, serializers
-from core.idempotency import StoredResponse, idempotent
+from core import serializers
+from core.checkout import sessions
+from core.store.idempotency import StoredResponse, idempotent
 from web.responses import json_response
 from web.schemas.checkout import CheckoutSessionCreate, CheckoutSessionOut
 from web.schemas.common import ErrorBody
@@ -38,7 +39,7 @@ async def create_checkout_session(data: CheckoutSessionCreate) -> Response:
     provider failed (its message), 503 the provider is not configured.
     """
     key = request.headers.get("Idempotency-Key")
-    wanted = checkout.CheckoutInput(
+    wanted = sessions.CheckoutInput(
         provider_key=data.provider_key,
         pricing_item_code=data.pricing_item_code,
         consumer_key=data.consumer_key,
@@ -52,7 +53,7 @@ async def create_checkout_session(data: CheckoutSessionCreate) -> Response:
     )
 
     async def work() -> StoredResponse:
-        opened = await checkout.create_checkout_session(state().registry, wanted)
+        opened = await sessions.create_checkout_session(state().registry, wanted)
         return StoredResponse(201, serializers.checkout_session(opened))
 
     # Not atomic: the provider call must not run inside a database transaction.
@@ -66,5 +67,5 @@ async def create_checkout_session(data: CheckoutSessionCreate) -> Response:
 @document_response(ErrorBody, 404)
 async def get_checkout_session(providerCheckoutSessionId: str) -> Response:
     """The session; while it is open locally it is refreshed from the provider first."""
-    session = await checkout.get_checkout_session(state().registry, providerCheckoutSessionId)
+    session = await sessions.get_checkout_session(state().registry, providerCheckoutSessionId)
     return json_response(serializers.checkout_session(session))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response
 from quart_schema import document_response, security_scheme, validate_querystring
 
-from core import deliveries
+from core.delivery import admin
 from web.responses import json_response
 from web.schemas.common import ErrorBody
 from web.schemas.deliveries import DeliveryDetailOut, DeliveryList, DeliveryOut, DeliveryQuery
@@ -21,14 +21,14 @@ SECURED: list[dict[str, list[str]]] = [{"internalToken": []}]
 @document_response(ErrorBody, 400)
 async def list_event_deliveries(query_args: DeliveryQuery) -> Response:
     """Deliveries newest first; filters `status`, `consumerKey`, `eventType`."""
-    page = await deliveries.list_deliveries(
+    page = await admin.list_deliveries(
         status=query_args.status,
         consumer_key=query_args.consumer_key,
         event_type=query_args.event_type,
         limit=query_args.limit,
         cursor=query_args.cursor,
     )
-    data = [deliveries.delivery_body(d) for d in page.items]
+    data = [admin.delivery_body(d) for d in page.items]
     return json_response({"data": data, "nextCursor": page.next_cursor})
 
 
@@ -38,8 +38,8 @@ async def list_event_deliveries(query_args: DeliveryQuery) -> Response:
 @document_response(ErrorBody, 404)
 async def get_event_delivery(id: str) -> Response:
     """One delivery with the event it carries and every attempt (oldest first)."""
-    detail = await deliveries.get_delivery(id)
-    return json_response(deliveries.delivery_detail_body(detail))
+    detail = await admin.get_delivery(id)
+    return json_response(admin.delivery_detail_body(detail))
 
 
 @blueprint.post("/event-deliveries/<id>/retry")
@@ -49,5 +49,5 @@ async def get_event_delivery(id: str) -> Response:
 @document_response(ErrorBody, 409)
 async def retry_event_delivery(id: str) -> Response:
     """Re-queue the delivery now (202); 404 unknown; 409 while an attempt is in flight."""
-    delivery = await deliveries.retry_now(id)
-    return json_response(deliveries.delivery_body(delivery), 202)
+    delivery = await admin.retry_now(id)
+    return json_response(admin.delivery_body(delivery), 202)

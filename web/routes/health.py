@@ -7,7 +7,8 @@ import logging
 from quart import Blueprint, Response
 from quart_schema import document_response
 
-from core import __version__, db
+from core import __version__
+from core.store import db
 from web.responses import json_response
 from web.schemas.system import HealthOut
 

@@ -11,8 +11,9 @@ from quart_schema import (
     validate_request,
 )
 
-from core import catalog, serializers
-from core.idempotency import StoredResponse, idempotent
+from core import serializers
+from core.catalog import items
+from core.store.idempotency import StoredResponse, idempotent
 from web.responses import json_response
 from web.schemas.common import ErrorBody
 from web.schemas.idempotency import IdempotencyHeaders
@@ -32,13 +33,13 @@ blueprint = Blueprint("pricing", __name__, url_prefix="/internal/payments")
 SECURED: list[dict[str, list[str]]] = [{"internalToken": []}]
 
 
-def _refs(prices: list[ProviderPriceIn]) -> list[catalog.PriceRef]:
+def _refs(prices: list[ProviderPriceIn]) -> list[items.PriceRef]:
     return [
-        catalog.PriceRef(p.provider_key, p.provider_price_id, p.provider_product_id) for p in prices
+        items.PriceRef(p.provider_key, p.provider_price_id, p.provider_product_id) for p in prices
     ]
 
 
-def _item_body(found: catalog.ItemWithPrices) -> dict[str, object]:
+def _item_body(found: items.ItemWithPrices) -> dict[str, object]:
     return serializers.pricing_item(found.item, found.prices)
 
 
@@ -49,7 +50,7 @@ def _item_body(found: catalog.ItemWithPrices) -> dict[str, object]:
 @document_response(ErrorBody, 400)
 async def list_pricing_items(query_args: PricingItemQuery) -> Response:
     """Every item, newest first, inactive included; archived only with `includeArchived=true`."""
-    page = await catalog.list_items(
+    page = await items.list_items(
         active=query_args.active,
         kind=query_args.kind,
         provider_key=query_args.provider_key,
@@ -68,7 +69,7 @@ async def list_pricing_items(query_args: PricingItemQuery) -> Response:
 @document_response(ErrorBody, 400)
 async def list_public_pricing_items(query_args: PublicPricingItemQuery) -> Response:
     """Public items without provider references or metadata, by `sortOrder` then `unitAmount`."""
-    page = await catalog.list_public(
+    page = await items.list_public(
         active=query_args.active, limit=query_args.limit, cursor=query_args.cursor
     )
     data = [serializers.public_pricing_item(item) for item in page.items]
@@ -84,11 +85,11 @@ async def list_public_pricing_items(query_args: PublicPricingItemQuery) -> Respo
 @document_response(ErrorBody, 409)
 async def create_pricing_item(data: PricingItemCreate) -> Response:
     """Create an item (201); 409 `pricing_item_code_taken`; replays under `Idempotency-Key`."""
-    fields = catalog.ItemFields(**data.model_dump(exclude={"provider_prices"}))
+    fields = items.ItemFields(**data.model_dump(exclude={"provider_prices"}))
     providers = state().registry.providers.keys()
 
     async def work() -> StoredResponse:
-        created = await catalog.create_item(fields, _refs(data.provider_prices), providers)
+        created = await items.create_item(fields, _refs(data.provider_prices), providers)
         return StoredResponse(201, _item_body(created))
 
     answer = await idempotent(
@@ -117,7 +118,7 @@ async def update_pricing_item(id: str, data: PricingItemPatch) -> Response:
     prices = None
     if "provider_prices" in data.model_fields_set:
         prices = _refs(data.provider_prices or [])
-    updated = await catalog.update_item(id, changes, prices, state().registry.providers.keys())
+    updated = await items.update_item(id, changes, prices, state().registry.providers.keys())
     return json_response(_item_body(updated))
 
 
@@ -126,5 +127,5 @@ async def update_pricing_item(id: str, data: PricingItemPatch) -> Response:
 @document_response(ErrorBody, 404)
 async def archive_pricing_item(id: str) -> Response:
     """Archive the item (204): inactive, `archivedAt` set, history kept."""
-    await catalog.archive_item(id)
+    await items.archive_item(id)
     return Response(status=204)

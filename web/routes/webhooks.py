@@ -7,7 +7,7 @@ from typing import cast
 from quart import Blueprint, Response, request
 from quart_schema import document_response
 
-from core.ingest import ingest_webhook
+from core.ingest.intake import ingest_webhook
 from web import fast_webhooks
 from web.responses import json_response
 from web.schemas.billing import WebhookReceived

@@ -26,7 +26,7 @@ from standardwebhooks.webhooks import Webhook
 
 from core.config import Settings
 from core.consumers import DeliveryOutcome, EventConsumer, OutgoingEvent
-from core.outbox import EVENT_TYPES
+from core.events import EVENT_TYPES
 
 RESPONSE_BODY_LIMIT = 4096
 """Bytes of the consumer's answer kept with the attempt (enough to see its error)."""

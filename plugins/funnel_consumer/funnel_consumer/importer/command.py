@@ -28,7 +28,7 @@ EXIT_STOPPED = 3
 
 
 async def _run(options: ImportOptions, settings: Settings) -> ImportReport:
-    from core import db
+    from core.store import db
     from funnel_consumer.importer.display import ProgressBar
     from funnel_consumer.importer.run import run_import
 

@@ -1,0 +1,1 @@
+"""The read side: purchases and subscriptions lists, and a tenant's plan status with its cache."""

@@ -1,0 +1,1 @@
+"""Pricing items: what can be bought, for how much, and each provider's price references."""

@@ -1,0 +1,164 @@
+"""Writing the outbox: a normalized event and the deliveries it needs, in the caller's transaction.
+
+Call `record_event` inside the same transaction that changed the record the event is
+about, so the change and its event commit together or not at all. The dispatcher
+(`core.delivery.dispatcher`) sends the deliveries later, at least once.
+
+Waking the dispatcher: on PostgreSQL `record_event` issues `NOTIFY` in the caller's
+transaction (delivered at commit), which wakes dispatchers in every process; callers
+also call `wake_local()` right after their commit, which wakes this process's
+dispatcher at once on any database. Polling remains the fallback for both.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from core.events import EVENT_TYPES
+from core.models import EventDelivery, NormalizedEvent
+from core.store import sql
+from core.store.dialect import is_postgres
+from core.timeutil import isoformat, utcnow
+
+NOTIFY_CHANNEL = "payments_event_deliveries"
+"""The PostgreSQL channel dispatchers LISTEN on; the payload is the consumer key."""
+
+_local_wakers: set[Callable[[], None]] = set()
+
+
+def wake_local() -> None:
+    """Wake this process's dispatchers now (call it right after the outbox rows commit)."""
+    for wake in list(_local_wakers):
+        wake()
+
+
+def on_local_wake(callback: Callable[[], None]) -> Callable[[], None]:
+    """Have `callback` run on every `wake_local()`; returns the function that stops it."""
+    _local_wakers.add(callback)
+    return lambda: _local_wakers.discard(callback)
+
+
+async def notify(consumer_key: str, using_db: BaseDBAsyncClient | None = None) -> None:
+    """On PostgreSQL, `NOTIFY` dispatchers in every process (at commit, if in a transaction)."""
+    connection = using_db or EventDelivery._meta.db
+    if not is_postgres(connection):
+        return
+    await connection.execute_query("SELECT pg_notify($1, $2)", [NOTIFY_CHANNEL, consumer_key])
+
+
+def event_body(event: NormalizedEvent) -> dict[str, Any]:
+    """The JSON a consumer receives (the contract's "Events out" shape)."""
+    return {
+        "id": str(event.id),
+        "type": event.type,
+        "occurredAt": isoformat(event.occurred_at),
+        "providerKey": event.provider_key,
+        "providerEventId": event.provider_event_id,
+        "consumerKey": event.consumer_key,
+        "consumerTenantId": event.consumer_tenant_id,
+        "data": event.data,
+    }
+
+
+async def record_event(
+    event_type: str,
+    *,
+    provider_key: str,
+    provider_event_id: str | None,
+    consumer_key: str,
+    consumer_tenant_id: str,
+    occurred_at: datetime,
+    data: dict[str, Any],
+    using_db: BaseDBAsyncClient | None = None,
+    also_notify: str | None = None,
+) -> NormalizedEvent:
+    """Store one normalized event and one pending delivery to the consumer it names.
+
+    The delivery is written even when no consumer of that key is configured yet: it
+    waits, and is sent once the consumer is configured, rather than being lost.
+    `also_notify` names a channel told the event's tenant id at commit, in the same statement
+    on PostgreSQL (the plan-status announcement, `core.billing.plan_cache`); elsewhere it is ignored.
+    """
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown normalized event type {event_type!r}")
+    now = utcnow()
+    event = NormalizedEvent(
+        id=uuid.uuid4(),
+        type=event_type,
+        occurred_at=occurred_at,
+        provider_key=provider_key,
+        provider_event_id=provider_event_id,
+        consumer_key=consumer_key,
+        consumer_tenant_id=consumer_tenant_id,
+        data=data,
+        created_at=now,
+    )
+    connection = using_db or NormalizedEvent._meta.db
+    if is_postgres(connection):
+        await _record_postgres(connection, event, also_notify)
+        return event
+    await event.save(using_db=using_db, force_create=True)
+    await EventDelivery.create(
+        event=event,
+        consumer_key=consumer_key,
+        event_type=event_type,
+        status="pending",
+        next_attempt_at=now,
+        using_db=using_db,
+    )
+    await notify(consumer_key, using_db)
+    return event
+
+
+_EVENT_INSERT = """
+INSERT INTO normalized_events (id, type, occurred_at, provider_key, provider_event_id,
+                               consumer_key, consumer_tenant_id, data, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+"""
+_DELIVERY_INSERT = """
+INSERT INTO event_deliveries (id, event_id, consumer_key, event_type, status, attempt_count,
+                              next_attempt_at, created_at, updated_at)
+VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5)
+"""
+
+
+async def _record_postgres(
+    connection: BaseDBAsyncClient, event: NormalizedEvent, also_notify: str | None
+) -> None:
+    """The event, its delivery and the NOTIFY held back (`core.store.sql.later`): they go with the
+    transaction's next statement or its commit, as one statement with whatever else was
+    held back, not three round trips (four with the plan-status announcement).
+
+    This runs on every change a webhook makes, so it skips the ORM; the foreign key from
+    the delivery to the event is checked at the end of the statement, when both rows exist.
+    """
+    await sql.later(
+        connection,
+        _EVENT_INSERT,
+        [
+            event.id,
+            event.type,
+            event.occurred_at,
+            event.provider_key,
+            event.provider_event_id,
+            event.consumer_key,
+            event.consumer_tenant_id,
+            orjson.dumps(event.data).decode(),
+            event.created_at,
+        ],
+    )
+    await sql.later(
+        connection,
+        _DELIVERY_INSERT,
+        [uuid.uuid4(), event.id, event.consumer_key, event.type, event.created_at],
+    )
+    await sql.notify_later(connection, NOTIFY_CHANNEL, event.consumer_key)
+    if also_notify is not None:
+        await sql.notify_later(connection, also_notify, event.consumer_tenant_id)
+    event._saved_in_db = True

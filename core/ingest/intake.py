@@ -1,0 +1,265 @@
+"""Provider webhooks in: verify, store once, apply, and commit with the outbox, in one transaction.
+
+`ingest_webhook` is the whole promise of "nothing lost, nothing twice, nothing backwards":
+the signature is checked before anything is parsed or stored; the provider event row
+(unique per provider key and event id) and every change and normalized event it causes
+commit together, and only then does the caller answer 2xx. A repeat of a stored event,
+even twenty at once, ends in one row and one set of events: the losers of the race on
+the unique key see the winner's row and answer "duplicate".
+
+`apply_facts` is the one path from provider facts to records, used by webhooks and by the
+checkout refresh alike.
+
+An event whose tenant is not known yet is stored `deferred` with the ids it waits for;
+`core.ingest.deferred` replays it once one of them is known. Only a commit that made ids known
+(`ApplyContext.known`) looks for waiting events: one indexed query, after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError, OperationalError
+from tortoise.transactions import in_transaction
+
+from core.billing.plan_cache import announce
+from core.billing.plan_cache import cache as plan_cache
+from core.delivery import outbox
+from core.errors import ApiError, WebhookSignatureInvalid
+from core.facts import (
+    CheckoutSessionFact,
+    Fact,
+    InvoiceFact,
+    PaymentFact,
+    RefundFact,
+    SubscriptionFact,
+    WebhookEvent,
+)
+from core.ingest import deferred
+from core.ingest.appliers.checkout import apply_checkout_session
+from core.ingest.appliers.context import ApplyContext, IdKind, TenantUnknown
+from core.ingest.appliers.purchases import apply_payment, apply_refund
+from core.ingest.appliers.subscriptions import apply_invoice, apply_subscription
+from core.metrics import WEBHOOK_EVENTS
+from core.models import ProviderEvent
+from core.plugins import Registry
+from core.store import records, sql
+from core.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+# Subscriptions first, so a completed checkout in the same batch links to its subscription.
+_ORDER = {
+    SubscriptionFact: 0,
+    CheckoutSessionFact: 1,
+    PaymentFact: 2,
+    InvoiceFact: 3,
+    RefundFact: 4,
+}
+ATTEMPTS = 3
+EVENT_KEY = ("provider_key", "provider_event_id")
+"""The event row's unique key: one row per provider event, however often it arrives."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    provider_event_id: str
+    status: str
+    """processed | ignored | deferred | duplicate"""
+    identified: bool = False
+    """A customer, subscription, purchase or checkout became known: waiting events may apply."""
+    known: Mapping[IdKind, set[str]] = field(default_factory=dict)
+    """Which provider ids became known (what the events to replay wait for)."""
+    row_id: str | None = None
+    """The stored row of a deferred event."""
+    waits: Mapping[IdKind, str] = field(default_factory=dict)
+    """What a deferred event waits for."""
+
+
+async def apply_facts(
+    registry: Registry | None,
+    provider_key: str,
+    facts: Sequence[Fact],
+    *,
+    occurred_at: datetime,
+    provider_event_id: str | None = None,
+    using_db: BaseDBAsyncClient | None = None,
+    emit_events: bool = True,
+) -> ApplyContext:
+    """Apply facts in one transaction (the caller's, if given); raise `TenantUnknown` to defer.
+
+    `emit_events=False` changes the records without writing normalized events (a backfill
+    that must not notify consumers).
+    """
+    if using_db is None:
+        async with in_transaction() as conn:
+            ctx = await apply_facts(
+                registry,
+                provider_key,
+                facts,
+                occurred_at=occurred_at,
+                provider_event_id=provider_event_id,
+                using_db=conn,
+                emit_events=emit_events,
+            )
+        outbox.wake_local()
+        plan_cache.invalidate(ctx.touched)
+        known = deferred.known_after(ctx.identified, ctx.known, facts)
+        if registry is not None and known:
+            await deferred.replay_waiting(registry, provider_key, known)
+        return ctx
+    ctx = ApplyContext(using_db, provider_key, occurred_at, provider_event_id, emit_events)
+    for fact in sorted(facts, key=lambda f: _ORDER[type(f)]):
+        if isinstance(fact, SubscriptionFact):
+            await apply_subscription(ctx, fact)
+        elif isinstance(fact, CheckoutSessionFact):
+            await apply_checkout_session(ctx, fact)
+        elif isinstance(fact, PaymentFact):
+            await apply_payment(ctx, fact)
+        elif isinstance(fact, InvoiceFact):
+            await apply_invoice(ctx, fact)
+        else:
+            await apply_refund(ctx, fact)
+    await announce(using_db, ctx.touched - ctx.announced)
+    return ctx
+
+
+def parse_webhook_body(registry: Registry, provider_key: str, body: bytes) -> WebhookEvent:
+    """The provider plugin's parse; 400 `webhook_payload_invalid` for a body it refuses."""
+    try:
+        return registry.provider(provider_key).parse_webhook(body)
+    except ApiError:
+        raise
+    except Exception as error:
+        raise ApiError(
+            f"webhook body is not a valid event: {error}", code="webhook_payload_invalid"
+        ) from None
+
+
+async def ingest_webhook(
+    registry: Registry, provider_key: str, body: bytes, headers: dict[str, str]
+) -> IngestResult:
+    """Verify, store and apply one provider webhook; see the module docstring."""
+    provider = registry.provider(provider_key)
+    if not body:
+        raise WebhookSignatureInvalid("empty webhook body")
+    provider.verify_webhook(body, headers)
+    event = parse_webhook_body(registry, provider_key, body)
+    result = await _ingest(provider_key, event, body)
+    WEBHOOK_EVENTS.labels(provider_key, result.status).inc()
+    if result.status == "duplicate":
+        return result
+    outbox.wake_local()
+    if result.known:
+        await deferred.replay_waiting(registry, provider_key, result.known)
+    elif result.row_id is not None:
+        await deferred.after_deferral(registry, provider_key, result.row_id, result.waits)
+    return result
+
+
+_STORED = "SELECT 1 FROM provider_events WHERE provider_key = $1 AND provider_event_id = $2 LIMIT 1"
+
+
+async def _is_stored(provider_key: str, event: WebhookEvent) -> bool:
+    return await sql.exists(
+        connections.get("default"), _STORED, [provider_key, event.provider_event_id]
+    )
+
+
+class _AlreadyStored(Exception):
+    """The event row exists: the transaction that found so rolls back and answers duplicate."""
+
+
+async def _ingest(provider_key: str, event: WebhookEvent, body: bytes) -> IngestResult:
+    """Store and apply, retrying a transaction that lost a race on a unique key.
+
+    The event row is written first, unless it exists (`ON CONFLICT DO NOTHING`): a repeat
+    finds it and rolls back at once; a twin arriving while the first is still in flight
+    waits on the unique key until that one commits (then it is a duplicate) or rolls back
+    (then it applies the event itself). A transaction that lost a race to a *different*
+    event creating the same record (a subscription's `created` and `updated` at once) is
+    simply run again.
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return await _store_and_apply(provider_key, event, body)
+        except (IntegrityError, OperationalError) as error:
+            if await _is_stored(provider_key, event):
+                return IngestResult(event.provider_event_id, "duplicate")
+            if attempt == ATTEMPTS:
+                raise
+            log.info("retrying event %s after a write conflict: %s", event.provider_event_id, error)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _store_and_apply(provider_key: str, event: WebhookEvent, body: bytes) -> IngestResult:
+    """Store the event and apply its facts in one transaction.
+
+    An event whose tenant is not known yet rolls back whatever it began and is stored alone,
+    as `deferred` with the ids it waits for, in a second transaction.
+    """
+    duplicate = IngestResult(event.provider_event_id, "duplicate")
+    status = "processed" if event.facts else "ignored"
+    try:
+        touched: set[str] = set()
+        identified = False
+        known: dict[IdKind, set[str]] = {}
+        async with in_transaction() as conn:
+            if not await _store(provider_key, event, body, status, conn):
+                raise _AlreadyStored
+            if event.facts:
+                ctx = await apply_facts(
+                    None,
+                    provider_key,
+                    event.facts,
+                    occurred_at=event.created_at,
+                    provider_event_id=event.provider_event_id,
+                    using_db=conn,
+                )
+                touched, identified = ctx.touched, ctx.identified
+                known = deferred.known_after(identified, ctx.known, event.facts)
+        plan_cache.invalidate(touched)  # committed: this process forgets before it answers
+        return IngestResult(event.provider_event_id, status, identified, known)
+    except _AlreadyStored:
+        return duplicate
+    except TenantUnknown as unknown:
+        waits = deferred.waits_of(unknown, event)
+        async with in_transaction() as conn:
+            row = _row(provider_key, event, body, "deferred", waits)
+            stored = await records.insert_unless_exists(conn, row, EVENT_KEY)
+        if not stored:
+            return duplicate
+        return IngestResult(event.provider_event_id, "deferred", row_id=str(row.id), waits=waits)
+
+
+async def _store(
+    provider_key: str, event: WebhookEvent, body: bytes, status: str, conn: BaseDBAsyncClient
+) -> bool:
+    """Write the event row unless it exists; whether it was written."""
+    row = _row(provider_key, event, body, status, {})
+    return await records.insert_unless_exists(conn, row, EVENT_KEY)
+
+
+def _row(
+    provider_key: str,
+    event: WebhookEvent,
+    body: bytes,
+    status: str,
+    waits: Mapping[IdKind, str],
+) -> ProviderEvent:
+    return ProviderEvent(
+        provider_key=provider_key,
+        provider_event_id=event.provider_event_id,
+        type=event.type,
+        api_version=event.api_version,
+        event_created_at=event.created_at,
+        payload=body.decode("utf-8", errors="replace"),
+        status=status,
+        processed_at=utcnow() if status != "deferred" else None,
+        **deferred.waits_columns(waits),
+    )

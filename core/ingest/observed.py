@@ -1,0 +1,83 @@
+"""Applying what was read back from a provider, each fact at the provider's own time of it.
+
+An object read from a provider (the checkout refresh, `core.ingest.provider_reads`) says what its
+state is, not when it got there; its `observed_at` is the provider's own time of that state
+(`core.facts`). Applying it at this service's clock would compare two clocks: a real event
+created, by the provider's clock, just before the read would then look older than the read
+and be dropped as stale, and a read that lags a newer event could roll it back. So every
+fact goes through the webhook path (`core.ingest.intake.apply_facts`) at its own `observed_at`,
+all of them (and whatever the caller adds, `then`) in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from core.billing.plan_cache import cache as plan_cache
+from core.delivery import outbox
+from core.facts import CheckoutSessionFact, Fact, PaymentFact, SubscriptionFact
+from core.ingest.intake import apply_facts
+from core.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 3
+"""A read racing a webhook that creates the same record loses on its unique key once,
+then finds the record (as `core.ingest.intake` does)."""
+
+
+def moment(fact: Fact, fallback: datetime) -> datetime:
+    """The time a fact is applied at: its `observed_at`, else `fallback` (a provider plugin
+    that does not report one)."""
+    observed = fact.observed_at if isinstance(fact, _OBSERVED) else None
+    return observed or fallback
+
+
+_OBSERVED = (CheckoutSessionFact, SubscriptionFact, PaymentFact)
+
+
+def _subscriptions_first(facts: Sequence[Fact]) -> list[Fact]:
+    """A completed checkout applied after its subscription names it in its own event."""
+    return sorted(facts, key=lambda fact: not isinstance(fact, SubscriptionFact))
+
+
+async def apply_read(
+    provider_key: str,
+    facts: Sequence[Fact],
+    *,
+    then: Callable[[BaseDBAsyncClient], Awaitable[None]] | None = None,
+) -> set[str]:
+    """Apply facts read from a provider, each at its own time, in one transaction; the
+    tenants touched. Raises what applying raises (`TenantUnknown`: nothing was kept)."""
+    fallback = utcnow()
+    for attempt in range(1, ATTEMPTS + 1):
+        touched: set[str] = set()
+        try:
+            async with in_transaction() as conn:
+                for fact in _subscriptions_first(facts):
+                    ctx = await apply_facts(
+                        None,
+                        provider_key,
+                        [fact],
+                        occurred_at=moment(fact, fallback),
+                        provider_event_id=None,
+                        using_db=conn,
+                    )
+                    touched |= ctx.touched
+                if then is not None:
+                    await then(conn)
+        except IntegrityError as error:
+            if attempt == ATTEMPTS:
+                raise
+            log.info("applying a provider read again after a write conflict: %s", error)
+            continue
+        outbox.wake_local()
+        plan_cache.invalidate(touched)
+        return touched
+    raise AssertionError("unreachable")  # pragma: no cover

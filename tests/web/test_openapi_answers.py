@@ -1,0 +1,178 @@
+"""Every route's answers match what `/openapi.json` documents for their status.
+
+One scenario goes through every documented route on the sandbox provider (a checkout paid,
+its webhooks, the records and plan status it makes, deliveries, the sandbox's controls and
+inbox) and some of each route's documented errors; every JSON answer is checked against
+the schema documented for its status, and every documented route must have been checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from core.models import EventDelivery
+from tests.support.api import Api, Reply
+from tests.web.test_openapi import openapi, response_validator
+from tests.plugins.test_sandbox_flow import (
+    CHECKOUTS,
+    CONTROLS,
+    ITEMS,
+    Served,
+    add_items,
+    click,
+    open_checkout,
+    paid_subscription,
+    serve_app,  # noqa: F401  (a fixture, used by name)
+)
+
+NO_JSON_BODY = {("delete", "/internal/payments/pricing-items/{id}")}
+"""Documented without a JSON answer for success (204)."""
+
+
+class Checked:
+    """Validates answers against the document and remembers which routes were checked."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.routes: set[tuple[str, str]] = set()
+
+    def __call__(self, method: str, path: str, reply: Reply) -> Reply:
+        responses = self.document["paths"][path][method]["responses"]
+        assert str(reply.status) in responses, (method, path, reply.status, reply.body)
+        if reply.body is not None:
+            response_validator(self.document, path, method, reply.status).validate(reply.body)
+        self.routes.add((method, path))
+        return reply
+
+
+@pytest.fixture
+async def sandbox_app(serve_app: Callable[..., Any]) -> Served:  # noqa: F811
+    served: Served = await serve_app()
+    await add_items(served.api)
+    return served
+
+
+async def test_every_route_answers_as_documented(sandbox_app: Served) -> None:
+    api: Api = sandbox_app.api
+    document = await openapi(api)
+    check = Checked(document)
+    await _catalog(api, check)
+    await _checkout(sandbox_app, check)
+    await _billing(sandbox_app, check)
+    await _deliveries(api, check)
+    await _webhooks_and_inbox(api, check)
+    documented = {
+        (method, route) for route, methods in document["paths"].items() for method in methods
+    }
+    assert documented - NO_JSON_BODY <= check.routes, documented - NO_JSON_BODY - check.routes
+
+
+async def _catalog(api: Api, check: Checked) -> None:
+
+    check("get", "/health", await api.get("/health", token=None))
+    check("get", "/internal/payments/providers", await api.get("/internal/payments/providers"))
+
+    items = check("get", ITEMS, await api.get(ITEMS)).body["data"]
+    item_id = next(i["id"] for i in items if i["code"] == "lifetime_addon")
+    check("get", ITEMS, await api.get(ITEMS, query={"kind": "nonsense"}))
+    check(
+        "get",
+        "/internal/payments/public/pricing-items",
+        await api.get("/internal/payments/public/pricing-items"),
+    )
+    extra = {"code": "extra", "name": "E", "kind": "one_time", "unitAmount": 5, "currency": "usd"}
+    created = check("post", ITEMS, await api.post(ITEMS, json=extra))
+    check("post", ITEMS, await api.post(ITEMS, json=extra))  # 409: the code is taken
+    check("post", ITEMS, await api.post(ITEMS, json={"code": "x"}))  # 400
+    one = f"{ITEMS}/{{id}}"
+    check("patch", one, await api.patch(f"{ITEMS}/{item_id}", json={"name": "Lifetime"}))
+    check("patch", one, await api.patch(f"{ITEMS}/missing", json={"name": "x"}))
+    check("patch", one, await api.patch(f"{ITEMS}/{item_id}", json={"unitAmount": "19"}))
+    deleted = await api.delete(f"{ITEMS}/{created.body['id']}")
+    assert deleted.status == 204
+    check("delete", one, await api.delete(f"{ITEMS}/missing"))
+
+
+async def _checkout(served: Served, check: Checked) -> None:
+    api = served.api
+    session = await open_checkout(api, item="lifetime_addon", tenant="tenant_docs")
+    check("post", CHECKOUTS, await api.post(CHECKOUTS, json={"pricingItemCode": "nope"}))
+    sid = session["providerCheckoutSessionId"]
+    path = f"{CHECKOUTS}/{{providerCheckoutSessionId}}"
+    check("get", path, await api.get(f"{CHECKOUTS}/{sid}"))
+    check("get", path, await api.get(f"{CHECKOUTS}/cs_missing"))
+    check(
+        "post",
+        f"{CONTROLS}/checkout-sessions/{{session_id}}/expire",
+        await api.post(f"{CONTROLS}/checkout-sessions/{sid}/expire"),
+    )
+    opened = await open_checkout(api, tenant="tenant_docs")
+    check(
+        "post",
+        CHECKOUTS,
+        await api.post(CHECKOUTS, json={**_checkout_body(), "pricingItemCode": "starter_month"}),
+    )
+    assert (await click(api, opened, "pay")).status == 303
+
+
+async def _billing(served: Served, check: Checked) -> None:
+    api = served.api
+    sub_id = await paid_subscription(served, tenant="tenant_subs")
+    for control in ("fail-next-payment", "renew", "cancel"):
+        route = f"{CONTROLS}/subscriptions/{{subscription_id}}/{control}"
+        check("post", route, await api.post(f"{CONTROLS}/subscriptions/{sub_id}/{control}"))
+        check("post", route, await api.post(f"{CONTROLS}/subscriptions/sub_missing/{control}"))
+
+    for listing in ("subscriptions", "purchases"):
+        route = f"/internal/payments/{listing}"
+        check("get", route, await api.get(route, query={"consumerTenantId": "tenant_subs"}))
+        check("get", route, await api.get(route, query={"limit": "0"}))
+    plan = "/internal/payments/tenants/{consumerTenantId}/plan-status"
+    check("get", plan, await api.get("/internal/payments/tenants/tenant_subs/plan-status"))
+    check("get", plan, await api.get("/internal/payments/tenants/nobody/plan-status"))
+    check(
+        "get",
+        plan,
+        await api.get(
+            "/internal/payments/tenants/tenant_subs/plan-status", query={"consumerKey": ""}
+        ),
+    )
+
+
+async def _deliveries(api: Api, check: Checked) -> None:
+    deliveries = "/internal/payments/event-deliveries"
+    listed = check("get", deliveries, await api.get(deliveries))
+    check("get", deliveries, await api.get(deliveries, query={"status": "nonsense"}))
+    delivery_id = str((await EventDelivery.all().first()).id)  # type: ignore[union-attr]
+    assert listed.body["data"]
+    check("get", f"{deliveries}/{{id}}", await api.get(f"{deliveries}/{delivery_id}"))
+    check("get", f"{deliveries}/{{id}}", await api.get(f"{deliveries}/missing"))
+    retry = f"{deliveries}/{{id}}/retry"
+    check("post", retry, await api.post(f"{deliveries}/{delivery_id}/retry"))
+    check("post", retry, await api.post(f"{deliveries}/missing/retry"))
+
+
+async def _webhooks_and_inbox(api: Api, check: Checked) -> None:
+    hooks = "/webhooks/{provider_key}"
+    check("post", hooks, await api.post("/webhooks/sandbox", data=b"{}", token=None))
+    check("post", hooks, await api.post("/webhooks/nowhere", data=b"{}", token=None))
+    event = {"id": "evt_docs", "type": "checkout.completed"}
+    inbox = "/sandbox/inbox"
+    check("post", inbox, await api.post(inbox, json=event, headers={"webhook-id": "evt_docs"}))
+    check("post", inbox, await api.post(inbox, json=event, token=None))
+    check("get", inbox, await api.get(inbox))
+    check("get", inbox, await api.get(inbox, query={"limit": "0"}))
+
+
+def _checkout_body() -> dict[str, Any]:
+    return {
+        "consumerKey": "funnel",
+        "consumerTenantId": "tenant_docs",
+        "tenantName": "Demo",
+        "billingEmail": "billing@example.test",
+        "successUrl": "http://funnel.test/ok",
+        "cancelUrl": "http://funnel.test/cancel",
+    }
