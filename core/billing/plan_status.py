@@ -14,8 +14,7 @@ Rules (the contract's, with the choices it leaves open written down here):
   true, anything else takes the later item's value.
 
 It is the hottest read of the service, so it is one round trip: a single SQL statement
-(subscriptions and paid purchases of the tenant, each joined to its pricing item) over the
-`subscriptions_tenant_idx` and `purchases_tenant_idx` indexes, without ORM objects.
+(`core.billing.queries`) without ORM objects.
 """
 
 from __future__ import annotations
@@ -27,43 +26,14 @@ from typing import Any
 import orjson
 from tortoise import connections
 
+from core.billing import queries
 from core.billing.plan_cache import cache
-from core.store.dialect import is_postgres
+from core.store.dialect import for_dialect
 from core.timeutil import isoformat, utcnow
 
 ENTITLING = ("active", "trialing", "past_due")
 KEEPS_FEATURES = ("paid", "partially_refunded")
 _FLOOR = datetime.min.replace(tzinfo=UTC)
-
-_SELECT = """
-SELECT 's' AS kind, s.id, s.consumer_key, s.pricing_item_code AS code, s.status,
-       s.current_period_end AS period_end,
-       s.cancel_at_period_end, s.trial_end, s.past_due_since, s.created_at, NULL AS paid_at,
-       i.name AS item_name, i.kind AS item_kind, i.billing_interval AS item_interval,
-       i.features AS item_features
-  FROM subscriptions s LEFT JOIN pricing_items i ON i.code = s.pricing_item_code
- WHERE s.consumer_tenant_id = {tenant} {narrow_s}
-UNION ALL
-SELECT 'p', p.id, p.consumer_key, p.pricing_item_code, p.status, NULL, NULL, NULL, NULL,
-       p.created_at, p.paid_at, i.name, i.kind, i.billing_interval, i.features
-  FROM purchases p LEFT JOIN pricing_items i ON i.code = p.pricing_item_code
- WHERE p.consumer_tenant_id = {tenant} {narrow_p} AND p.status IN ('paid', 'partially_refunded')
-"""
-
-
-def _sql(dialect: str, narrowed: bool) -> str:
-    if dialect == "postgres":
-        tenant, key = "$1", "$2"
-    else:
-        tenant, key = "?", "?"
-    return _SELECT.format(
-        tenant=tenant,
-        narrow_s=f"AND s.consumer_key = {key}" if narrowed else "",
-        narrow_p=f"AND p.consumer_key = {key}" if narrowed else "",
-    )
-
-
-_STATEMENTS = {(d, n): _sql(d, n) for d in ("postgres", "sqlite") for n in (False, True)}
 
 
 def _time(value: Any) -> datetime | None:
@@ -171,15 +141,12 @@ def merge_features(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any
 
 async def _rows(consumer_tenant_id: str, consumer_key: str | None) -> list[_Row]:
     connection = connections.get("default")
-    dialect = "postgres" if is_postgres(connection) else "sqlite"
-    values = [consumer_tenant_id] if consumer_key is None else [consumer_tenant_id, consumer_key]
-    if dialect == "sqlite" and consumer_key is not None:
-        values = [consumer_tenant_id, consumer_key, consumer_tenant_id, consumer_key]
-    elif dialect == "sqlite":
-        values = [consumer_tenant_id, consumer_tenant_id]
-    found = await connection.execute_query_dict(
-        _STATEMENTS[(dialect, consumer_key is not None)], values
-    )
+    if consumer_key is None:
+        statement, values = queries.PLAN_STATUS_ROWS, [consumer_tenant_id] * 2
+    else:
+        statement = queries.PLAN_STATUS_ROWS_OF_CONSUMER
+        values = [consumer_tenant_id, consumer_key] * 2
+    found = await connection.execute_query_dict(for_dialect(connection, statement), values)
     return [_Row.read(row) for row in found]
 
 
