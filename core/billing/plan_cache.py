@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from functools import partial
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from core.store import sql
 from core.store.dialect import is_postgres
 from core.store.pg_listener import NotifyListener
+from core.store.unit_of_work import after_commit
 
 CHANNEL = "payments_plan_status"
 APPLICATION_NAME = "payments-plan-status-listen"
@@ -128,12 +130,18 @@ cache = PlanStatusCache()
 """This process's cache: one per process, shared by every app and service in it."""
 
 
-async def announce(conn: BaseDBAsyncClient, tenants: Iterable[str]) -> None:
-    """Inside a transaction: tell every process, at commit, that these tenants' plan changed."""
-    if not is_postgres(conn):
-        return
+async def announce(
+    conn: BaseDBAsyncClient, tenants: Iterable[str], *, notified: Collection[str] = ()
+) -> None:
+    """Inside a unit of work: these tenants' plan changed. Every process is told at commit
+    (`NOTIFY` on PostgreSQL; `notified` names tenants whose NOTIFY already went with an
+    outbox statement), and this process drops their answers once the commit succeeded,
+    before its caller answers."""
+    postgres = is_postgres(conn)
     for tenant in sorted(set(tenants)):
-        await sql.notify_later(conn, CHANNEL, tenant)
+        after_commit(conn, (CHANNEL, tenant), partial(cache.invalidate, (tenant,)))
+        if postgres and tenant not in notified:
+            await sql.notify_later(conn, CHANNEL, tenant)
 
 
 def start_plan_cache(database_url: str) -> NotifyListener | None:

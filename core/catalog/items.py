@@ -14,15 +14,14 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from core.billing.plan_cache import EVERYONE, announce
-from core.billing.plan_cache import cache as plan_cache
 from core.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from core.models import PricingItem, PricingItemProviderPrice
 from core.store.pagination import Page, SortKey, paginate
+from core.store.unit_of_work import unit_of_work
 from core.timeutil import utcnow
 
 KINDS = ("recurring", "one_time")
@@ -168,16 +167,16 @@ async def create_item(
         raise _code_taken(fields.code)
     await _check_prices_free(prices, None)
     try:
-        async with in_transaction():
-            item = await PricingItem.create(**vars(fields))
+        async with unit_of_work() as conn:
+            item = await PricingItem.create(**vars(fields), using_db=conn)
             await _replace_prices(item, prices)
+            await catalog_changed(conn)
     except IntegrityError:
         if await PricingItem.filter(code=fields.code).exists():
             raise _code_taken(fields.code) from None
         raise Conflict(
             "a provider price of this item belongs to another item", code="provider_price_taken"
         ) from None
-    await catalog_changed()
     return ItemWithPrices(item, await _prices_of(item))
 
 
@@ -185,10 +184,10 @@ def _code_taken(code: str) -> Conflict:
     return Conflict(f"pricing item code '{code}' is already taken", code="pricing_item_code_taken")
 
 
-async def catalog_changed() -> None:
-    """Plan status shows item names and features: every process drops its cached answers."""
-    await announce(connections.get("default"), [EVERYONE])
-    plan_cache.invalidate([EVERYONE])
+async def catalog_changed(conn: BaseDBAsyncClient) -> None:
+    """Inside the change's unit of work: plan status shows item names and features, so every
+    process drops its cached answers once it committed."""
+    await announce(conn, [EVERYONE])
 
 
 async def find_item(ref: str) -> PricingItem:
@@ -234,17 +233,17 @@ async def update_item(
     price_changed = any(getattr(merged, name) != getattr(current, name) for name in PRICE_DEFINING)
     if prices is not None:
         await _check_prices_free(prices, item.id)
-    async with in_transaction():
+    async with unit_of_work() as conn:
         for name, value in vars(merged).items():
             setattr(item, name, value)
         if changes.get("active") is True:
             item.archived_at = None
-        await item.save()
+        await item.save(using_db=conn)
         if prices is not None:
             await _replace_prices(item, prices)
         elif price_changed:
-            await PricingItemProviderPrice.filter(item_id=item.id).delete()
-    await catalog_changed()
+            await PricingItemProviderPrice.filter(item_id=item.id).using_db(conn).delete()
+        await catalog_changed(conn)
     return ItemWithPrices(item, await _prices_of(item))
 
 
@@ -254,8 +253,9 @@ async def archive_item(ref: str) -> None:
     if item.archived_at is None:
         item.active = False
         item.archived_at = utcnow()
-        await item.save(update_fields=["active", "archived_at", "updated_at"])
-        await catalog_changed()
+        async with unit_of_work() as conn:
+            await item.save(update_fields=["active", "archived_at", "updated_at"], using_db=conn)
+            await catalog_changed(conn)
 
 
 async def list_items(

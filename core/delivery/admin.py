@@ -10,12 +10,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
-from core.delivery.outbox import event_body, notify, wake_local
+from core.delivery.outbox import event_body, notify, wake_after_commit
 from core.errors import Conflict, NotFound
 from core.models import DeliveryAttempt, EventDelivery, NormalizedEvent
 from core.store.pagination import DEFAULT_LIMIT, Page, paginate
+from core.store.unit_of_work import unit_of_work
 from core.timeutil import isoformat, utcnow
 
 STATUSES = ("pending", "in_flight", "delivered", "failed")
@@ -76,7 +75,7 @@ async def retry_now(ref: str) -> EventDelivery:
     """
     delivery_id = _parse_id(ref)
     now = utcnow()
-    async with in_transaction() as connection:
+    async with unit_of_work() as connection:
         delivery = (
             await EventDelivery.filter(id=delivery_id)
             .using_db(connection)
@@ -100,7 +99,7 @@ async def retry_now(ref: str) -> EventDelivery:
         delivery.failed_at = None
         await delivery.save(using_db=connection)
         await notify(delivery.consumer_key, connection)
-    wake_local()
+        wake_after_commit(connection)
     return delivery
 
 

@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 from core.models import DeliveryAttempt, EventDelivery
 from core.store.dialect import is_postgres
+from core.store.unit_of_work import unit_of_work
 from core.timeutil import utcnow
 
 RESPONSE_BODY_LIMIT = 4096
@@ -157,7 +157,7 @@ async def _claim_single_writer(
     scopes: Sequence[ConsumerScope], owner: str, now: datetime, expires: datetime, limit: int
 ) -> list[Claimed]:
     fields = ("id", "event_id", "consumer_key", "event_type", "attempt_count")
-    async with in_transaction() as connection:
+    async with unit_of_work() as connection:
         ids = (
             await EventDelivery.filter(_due(now), _scope(scopes))
             .using_db(connection)
@@ -217,7 +217,7 @@ async def finish_attempt(
         changes["failed_at"] = now
     if is_postgres(EventDelivery._meta.db):
         return await _finish_postgres(claimed, owner, attempt, changes)
-    async with in_transaction() as connection:
+    async with unit_of_work() as connection:
         changed = (
             await EventDelivery.filter(id=claimed.id, lease_owner=owner, status="in_flight")
             .using_db(connection)

@@ -5,9 +5,10 @@ about, so the change and its event commit together or not at all. The dispatcher
 (`core.delivery.dispatcher`) sends the deliveries later, at least once.
 
 Waking the dispatcher: on PostgreSQL `record_event` issues `NOTIFY` in the caller's
-transaction (delivered at commit), which wakes dispatchers in every process; callers
-also call `wake_local()` right after their commit, which wakes this process's
-dispatcher at once on any database. Polling remains the fallback for both.
+transaction (delivered at commit), which wakes dispatchers in every process; it also has
+the caller's unit of work (`core.store.unit_of_work`) call `wake_local()` once the commit
+succeeded, which wakes this process's dispatcher at once on any database. Polling remains
+the fallback for both.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from core.events import EVENT_TYPES
 from core.models import EventDelivery, NormalizedEvent
 from core.store import sql
 from core.store.dialect import is_postgres
+from core.store.unit_of_work import after_commit
 from core.timeutil import isoformat, utcnow
 
 NOTIFY_CHANNEL = "payments_event_deliveries"
@@ -33,9 +35,14 @@ _local_wakers: set[Callable[[], None]] = set()
 
 
 def wake_local() -> None:
-    """Wake this process's dispatchers now (call it right after the outbox rows commit)."""
+    """Wake this process's dispatchers and provider-read runners now."""
     for wake in list(_local_wakers):
         wake()
+
+
+def wake_after_commit(conn: BaseDBAsyncClient) -> None:
+    """Have `wake_local()` run once `conn`'s unit of work committed (rows to claim are there)."""
+    after_commit(conn, "outbox.wake_local", wake_local)
 
 
 def on_local_wake(callback: Callable[[], None]) -> Callable[[], None]:
@@ -100,6 +107,7 @@ async def record_event(
         created_at=now,
     )
     connection = using_db or NormalizedEvent._meta.db
+    wake_after_commit(connection)
     if is_postgres(connection):
         await _record_postgres(connection, event, also_notify)
         return event

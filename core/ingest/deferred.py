@@ -26,15 +26,13 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError, OperationalError
-from tortoise.transactions import in_transaction
 
-from core.billing.plan_cache import cache as plan_cache
-from core.delivery import outbox
 from core.facts import (
     CheckoutSessionFact,
     Fact,
@@ -50,6 +48,7 @@ from core.models import ProviderEvent
 from core.plugins import Registry
 from core.store import sql
 from core.store.dialect import for_dialect, is_postgres
+from core.store.unit_of_work import after_commit, unit_of_work
 from core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -286,7 +285,7 @@ async def replay_one(registry: Registry, row_id: str) -> Replayed:
     provider_event_id = "?"
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            async with in_transaction() as conn:
+            async with unit_of_work() as conn:
                 postgres = _dialect(conn)
                 _, rows = await conn.execute_query(for_dialect(conn, _CLAIM[postgres]), [row_id])
                 if not rows or rows[0]["status"] != "deferred":
@@ -306,8 +305,6 @@ async def replay_one(registry: Registry, row_id: str) -> Replayed:
                     using_db=conn,
                 )
                 await conn.execute_query(for_dialect(conn, _APPLIED), [_db_time(utcnow()), row_id])
-            plan_cache.invalidate(ctx.touched)
-            outbox.wake_local()
             return Replayed("applied", known_after(ctx.identified, ctx.known, event.facts))
         except TenantUnknown as unknown:
             assert event is not None  # only applying the facts raises it
@@ -365,6 +362,29 @@ async def replay_waiting(registry: Registry, provider_key: str, known: Known) ->
     except Exception:
         log.exception("replaying deferred events of '%s' failed; the sweeper retries", provider_key)
     return applied
+
+
+def replay_after_commit(
+    conn: BaseDBAsyncClient, registry: Registry, provider_key: str, known: Known
+) -> None:
+    """Have `replay_waiting` run once `conn`'s unit of work committed, if anything became known."""
+    if any(known.values()):
+        after_commit(
+            conn,
+            (replay_waiting, provider_key),
+            partial(replay_waiting, registry, provider_key, known),
+        )
+
+
+def check_after_commit(
+    conn: BaseDBAsyncClient, registry: Registry, provider_key: str, row_id: str, waits: Waits
+) -> None:
+    """Have `after_deferral` run once the unit of work that stored this deferred row committed."""
+    after_commit(
+        conn,
+        (after_deferral, row_id),
+        partial(after_deferral, registry, provider_key, row_id, waits),
+    )
 
 
 async def after_deferral(registry: Registry, provider_key: str, row_id: str, waits: Waits) -> None:

@@ -13,6 +13,10 @@ checkout refresh alike.
 An event whose tenant is not known yet is stored `deferred` with the ids it waits for;
 `core.ingest.deferred` replays it once one of them is known. Only a commit that made ids known
 (`ApplyContext.known`) looks for waiting events: one indexed query, after the commit.
+
+What must follow the commit (waking the dispatcher, dropping plan-status answers, replaying
+what became placeable) is registered on the transaction's unit of work by the code that
+causes it (`core.store.unit_of_work`) and runs once the commit succeeded, before the answer.
 """
 
 from __future__ import annotations
@@ -25,11 +29,8 @@ from datetime import datetime
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError, OperationalError
-from tortoise.transactions import in_transaction
 
 from core.billing.plan_cache import announce
-from core.billing.plan_cache import cache as plan_cache
-from core.delivery import outbox
 from core.errors import ApiError, WebhookSignatureInvalid
 from core.facts import (
     CheckoutSessionFact,
@@ -49,6 +50,7 @@ from core.metrics import WEBHOOK_EVENTS
 from core.models import ProviderEvent
 from core.plugins import Registry
 from core.store import records, sql
+from core.store.unit_of_work import unit_of_work
 from core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -91,14 +93,15 @@ async def apply_facts(
     using_db: BaseDBAsyncClient | None = None,
     emit_events: bool = True,
 ) -> ApplyContext:
-    """Apply facts in one transaction (the caller's, if given); raise `TenantUnknown` to defer.
+    """Apply facts in one unit of work (the caller's, if given); raise `TenantUnknown` to defer.
 
-    `emit_events=False` changes the records without writing normalized events (a backfill
-    that must not notify consumers).
+    With a `registry`, the deferred events waiting for ids these facts made known are replayed
+    after the commit. `emit_events=False` changes the records without writing normalized
+    events (a backfill that must not notify consumers).
     """
     if using_db is None:
-        async with in_transaction() as conn:
-            ctx = await apply_facts(
+        async with unit_of_work() as conn:
+            return await apply_facts(
                 registry,
                 provider_key,
                 facts,
@@ -107,12 +110,6 @@ async def apply_facts(
                 using_db=conn,
                 emit_events=emit_events,
             )
-        outbox.wake_local()
-        plan_cache.invalidate(ctx.touched)
-        known = deferred.known_after(ctx.identified, ctx.known, facts)
-        if registry is not None and known:
-            await deferred.replay_waiting(registry, provider_key, known)
-        return ctx
     ctx = ApplyContext(using_db, provider_key, occurred_at, provider_event_id, emit_events)
     for fact in sorted(facts, key=lambda f: _ORDER[type(f)]):
         if isinstance(fact, SubscriptionFact):
@@ -125,7 +122,11 @@ async def apply_facts(
             await apply_invoice(ctx, fact)
         else:
             await apply_refund(ctx, fact)
-    await announce(using_db, ctx.touched - ctx.announced)
+    await announce(using_db, ctx.touched, notified=ctx.announced)
+    if registry is not None:
+        deferred.replay_after_commit(
+            using_db, registry, provider_key, deferred.known_after(ctx.identified, ctx.known, facts)
+        )
     return ctx
 
 
@@ -150,15 +151,8 @@ async def ingest_webhook(
         raise WebhookSignatureInvalid("empty webhook body")
     provider.verify_webhook(body, headers)
     event = parse_webhook_body(registry, provider_key, body)
-    result = await _ingest(provider_key, event, body)
+    result = await _ingest(registry, provider_key, event, body)
     WEBHOOK_EVENTS.labels(provider_key, result.status).inc()
-    if result.status == "duplicate":
-        return result
-    outbox.wake_local()
-    if result.known:
-        await deferred.replay_waiting(registry, provider_key, result.known)
-    elif result.row_id is not None:
-        await deferred.after_deferral(registry, provider_key, result.row_id, result.waits)
     return result
 
 
@@ -175,7 +169,9 @@ class _AlreadyStored(Exception):
     """The event row exists: the transaction that found so rolls back and answers duplicate."""
 
 
-async def _ingest(provider_key: str, event: WebhookEvent, body: bytes) -> IngestResult:
+async def _ingest(
+    registry: Registry, provider_key: str, event: WebhookEvent, body: bytes
+) -> IngestResult:
     """Store and apply, retrying a transaction that lost a race on a unique key.
 
     The event row is written first, unless it exists (`ON CONFLICT DO NOTHING`): a repeat
@@ -187,7 +183,7 @@ async def _ingest(provider_key: str, event: WebhookEvent, body: bytes) -> Ingest
     """
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            return await _store_and_apply(provider_key, event, body)
+            return await _store_and_apply(registry, provider_key, event, body)
         except (IntegrityError, OperationalError) as error:
             if await _is_stored(provider_key, event):
                 return IngestResult(event.provider_event_id, "duplicate")
@@ -197,41 +193,44 @@ async def _ingest(provider_key: str, event: WebhookEvent, body: bytes) -> Ingest
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _store_and_apply(provider_key: str, event: WebhookEvent, body: bytes) -> IngestResult:
-    """Store the event and apply its facts in one transaction.
+async def _store_and_apply(
+    registry: Registry, provider_key: str, event: WebhookEvent, body: bytes
+) -> IngestResult:
+    """Store the event and apply its facts in one unit of work.
 
     An event whose tenant is not known yet rolls back whatever it began and is stored alone,
-    as `deferred` with the ids it waits for, in a second transaction.
+    as `deferred` with the ids it waits for, in a second one; right after it, if what it
+    waits for became known meanwhile, it is applied (`deferred.after_deferral`).
     """
     duplicate = IngestResult(event.provider_event_id, "duplicate")
     status = "processed" if event.facts else "ignored"
     try:
-        touched: set[str] = set()
         identified = False
         known: dict[IdKind, set[str]] = {}
-        async with in_transaction() as conn:
+        async with unit_of_work() as conn:
             if not await _store(provider_key, event, body, status, conn):
                 raise _AlreadyStored
             if event.facts:
                 ctx = await apply_facts(
-                    None,
+                    registry,
                     provider_key,
                     event.facts,
                     occurred_at=event.created_at,
                     provider_event_id=event.provider_event_id,
                     using_db=conn,
                 )
-                touched, identified = ctx.touched, ctx.identified
+                identified = ctx.identified
                 known = deferred.known_after(identified, ctx.known, event.facts)
-        plan_cache.invalidate(touched)  # committed: this process forgets before it answers
         return IngestResult(event.provider_event_id, status, identified, known)
     except _AlreadyStored:
         return duplicate
     except TenantUnknown as unknown:
         waits = deferred.waits_of(unknown, event)
-        async with in_transaction() as conn:
+        async with unit_of_work() as conn:
             row = _row(provider_key, event, body, "deferred", waits)
             stored = await records.insert_unless_exists(conn, row, EVENT_KEY)
+            if stored:
+                deferred.check_after_commit(conn, registry, provider_key, str(row.id), waits)
         if not stored:
             return duplicate
         return IngestResult(event.provider_event_id, "deferred", row_id=str(row.id), waits=waits)

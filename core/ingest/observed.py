@@ -17,12 +17,10 @@ from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
-from core.billing.plan_cache import cache as plan_cache
-from core.delivery import outbox
 from core.facts import CheckoutSessionFact, Fact, PaymentFact, SubscriptionFact
 from core.ingest.intake import apply_facts
+from core.store.unit_of_work import unit_of_work
 from core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -59,7 +57,7 @@ async def apply_read(
     for attempt in range(1, ATTEMPTS + 1):
         touched: set[str] = set()
         try:
-            async with in_transaction() as conn:
+            async with unit_of_work() as conn:
                 for fact in _subscriptions_first(facts):
                     ctx = await apply_facts(
                         None,
@@ -77,7 +75,5 @@ async def apply_read(
                 raise
             log.info("applying a provider read again after a write conflict: %s", error)
             continue
-        outbox.wake_local()
-        plan_cache.invalidate(touched)
         return touched
     raise AssertionError("unreachable")  # pragma: no cover

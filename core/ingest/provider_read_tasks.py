@@ -21,6 +21,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 
+from core.delivery.outbox import wake_after_commit
 from core.models import ProviderRead
 from core.store import records
 from core.store.dialect import for_dialect, is_postgres
@@ -43,8 +44,8 @@ class ClaimedRead:
 
 
 class _Asked:
-    """How many reads this process asked for: a runner here wakes when it moved (at the next
-    `core.delivery.outbox.wake_local`, which comes after the asking transaction's commit)."""
+    """How many reads this process asked for: a runner here wakes when it moved (on
+    `core.delivery.outbox.wake_local`, which the asking unit of work runs after its commit)."""
 
     count = 0
 
@@ -69,6 +70,7 @@ async def enqueue(
         attempts=0,
     )
     await records.insert_later_unless_exists(conn, task, KEY)
+    wake_after_commit(conn)  # the runner here looks once the ask is committed
 
 
 def _db(name: str, value: Any) -> Any:

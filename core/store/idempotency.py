@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from tortoise.transactions import in_transaction
 
 from core.errors import Conflict, FieldProblem, ValidationFailed
 from core.models import IdempotencyKey
+from core.store.unit_of_work import unit_of_work
 
 MAX_KEY_LENGTH = 255
 
@@ -66,7 +66,7 @@ async def idempotent(
         return _replay(stored, digest)
     try:
         if atomic:
-            async with in_transaction():
+            async with unit_of_work():
                 response = await work()
                 await _remember(scope, key, digest, response)
         else:

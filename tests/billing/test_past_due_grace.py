@@ -14,11 +14,11 @@ from core.billing.plan_status import evaluate
 from core.models import PricingItem, Subscription
 from core.timeutil import from_unix
 from tests.conftest import TOKEN
+from tests.plugins.test_funnel_import import run, sources  # noqa: F401 - the fixture
 from tests.support import stripe_events as se
 from tests.support.api import Api
 from tests.support.legacy_billing import LegacySources, generate
 from tests.support.webhooks import SECRET, post_event
-from tests.plugins.test_funnel_import import run, sources  # noqa: F401 - the fixture
 
 T0 = 1_790_000_000
 DAY = 86400

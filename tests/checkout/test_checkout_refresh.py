@@ -15,9 +15,9 @@ import orjson
 from stripe_provider.client import STRIPE_API_VERSION
 
 from core.models import NormalizedEvent, Purchase, Subscription
+from tests.checkout.test_checkout_sessions import SESSIONS, add_item, checkout_body
 from tests.support.api import Api
 from tests.support.stripe_standin import StripeStandIn
-from tests.checkout.test_checkout_sessions import SESSIONS, add_item, checkout_body
 
 pytest_plugins = ["tests.support.stripe_standin.pytest_fixtures"]
 

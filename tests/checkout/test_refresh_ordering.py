@@ -12,11 +12,11 @@ from stripe_provider.objects import payment_moment, subscription_moment
 
 from core.models import CheckoutSession, NormalizedEvent, Purchase, Subscription
 from core.timeutil import from_unix
+from tests.checkout.test_checkout_refresh import open_session
+from tests.checkout.test_checkout_sessions import SESSIONS
 from tests.support import stripe_events as se
 from tests.support.stripe_standin import StripeStandIn
 from tests.support.webhooks import SECRET, event_types, post_event
-from tests.checkout.test_checkout_refresh import open_session
-from tests.checkout.test_checkout_sessions import SESSIONS
 
 pytest_plugins = ["tests.support.stripe_standin.pytest_fixtures"]
 HOUR = 3600

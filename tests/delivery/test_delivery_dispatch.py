@@ -272,7 +272,7 @@ async def test_a_slow_consumer_cannot_take_every_sending_slot(settings_for) -> N
 
 async def test_expired_lease_of_a_dead_worker_is_taken_over(settings_for) -> None:
     async with ConsumerServer() as server:
-        event = await new_event(wake=False)
+        event = await new_event()
         [claimed] = await claim_due([ConsumerScope("funnel")], "dead-worker", 0.3, 10)
         async with running_dispatcher(settings_for(funnel_plugins(server.url))) as dispatcher:
             delivery = await settled(event, "delivered")
@@ -327,7 +327,7 @@ async def test_wake_local_starts_a_new_delivery_without_waiting_for_a_poll(setti
     async with ConsumerServer() as server:
         settings = settings_for(funnel_plugins(server.url), PAYMENTS_DELIVERY_POLL_INTERVAL="600")
         async with running_dispatcher(settings):
-            event = await new_event(wake=False)
+            event = await new_event()
             wake_local()
             await settled(event, "delivered")
 
@@ -346,7 +346,7 @@ async def test_postgres_notify_wakes_a_dispatcher_without_a_local_wake(
                 return dispatcher.listener.connected.is_set()
 
             await eventually(listening, what="LISTEN connection")
-            event = await new_event(wake=False)
+            event = await new_event()
             await settled(event, "delivered")
 
 
@@ -374,5 +374,5 @@ async def test_listen_connection_reconnects_after_being_dropped(
                 [APPLICATION_NAME],
             )
             await eventually(lambda: connected(2), what="LISTEN reconnection")
-            event = await new_event(wake=False)
+            event = await new_event()
             await settled(event, "delivered")

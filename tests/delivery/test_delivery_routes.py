@@ -26,10 +26,10 @@ async def fail_for_good(event: NormalizedEvent, status_code: int = 410) -> Event
 
 
 async def test_list_is_newest_first_with_filters_and_a_cursor(api: Api) -> None:
-    first = await new_event("funnel", "subscription.created", wake=False)
+    first = await new_event("funnel", "subscription.created")
     await fail_for_good(first)
-    second = await new_event("funnel", "subscription.updated", wake=False)
-    third = await new_event("crm", "subscription.updated", wake=False)
+    second = await new_event("funnel", "subscription.updated")
+    third = await new_event("crm", "subscription.updated")
 
     everything = await api.get(BASE)
     assert everything.status == 200
@@ -54,7 +54,7 @@ async def test_list_is_newest_first_with_filters_and_a_cursor(api: Api) -> None:
 
 
 async def test_list_item_shape(api: Api) -> None:
-    event = await new_event(wake=False)
+    event = await new_event()
     [item] = (await api.get(BASE)).body["data"]
     assert set(item) == {
         "id",
@@ -89,7 +89,7 @@ async def test_list_rejects_bad_filters_and_cursors(api: Api) -> None:
 
 
 async def test_get_one_with_its_event_and_attempts(api: Api) -> None:
-    event = await new_event(wake=False)
+    event = await new_event()
     delivery = await fail_for_good(event)
     reply = await api.get(f"{BASE}/{delivery.id}")
     assert reply.status == 200
@@ -114,7 +114,7 @@ async def test_unknown_delivery_is_404_on_every_route(api: Api) -> None:
 
 
 async def test_retry_requeues_a_failed_delivery_with_a_fresh_schedule(api: Api) -> None:
-    event = await new_event(wake=False)
+    event = await new_event()
     delivery = await fail_for_good(event)
     before = utcnow()
     reply = await api.post(f"{BASE}/{delivery.id}/retry")
@@ -131,7 +131,7 @@ async def test_retry_requeues_a_failed_delivery_with_a_fresh_schedule(api: Api) 
 
 
 async def test_retry_of_a_pending_delivery_keeps_its_place_in_the_schedule(api: Api) -> None:
-    event = await new_event(wake=False)
+    event = await new_event()
     delivery = await EventDelivery.get(event_id=event.id)
     await EventDelivery.filter(id=delivery.id).update(attempt_count=2)
     reply = await api.post(f"{BASE}/{delivery.id}/retry")
@@ -140,7 +140,7 @@ async def test_retry_of_a_pending_delivery_keeps_its_place_in_the_schedule(api: 
 
 
 async def test_retry_is_409_while_in_flight_and_202_once_the_lease_expired(api: Api) -> None:
-    event = await new_event(wake=False)
+    event = await new_event()
     [claimed] = await claim_due([ConsumerScope("funnel")], "busy-worker", 60, 10)
     reply = await api.post(f"{BASE}/{claimed.id}/retry")
     assert reply.status == 409

@@ -105,7 +105,7 @@ async def test_two_workers_never_send_one_delivery_at_the_same_time(start_worker
         workers = [await start_worker(funnel_plugins(server.url), **env) for _ in range(2)]
         for worker in workers:
             await worker.ready()
-        events = [await new_event(tenant=f"t{n}", wake=False) for n in range(60)]
+        events = [await new_event(tenant=f"t{n}") for n in range(60)]
         await eventually(lambda: all_delivered(len(events)), within=60, what="all delivered")
 
         for worker in workers:
@@ -132,7 +132,7 @@ async def test_killed_worker_deliveries_are_completed_by_the_other(start_worker)
         second = await start_worker(funnel_plugins(server.url), **env)
         await first.ready()
         await second.ready()
-        events = [await new_event(tenant=f"t{n}", wake=False) for n in range(5)]
+        events = [await new_event(tenant=f"t{n}") for n in range(5)]
 
         async def all_held() -> bool:
             return server.open_requests == len(events)
@@ -173,7 +173,7 @@ async def test_sigterm_lets_an_in_flight_attempt_finish_before_exiting(start_wor
             PAYMENTS_DELIVERY_POLL_INTERVAL="0.1",
         )
         await worker.ready()
-        event = await new_event(wake=False)
+        event = await new_event()
 
         async def held() -> bool:
             return server.open_requests == 1

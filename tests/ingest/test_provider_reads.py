@@ -22,7 +22,6 @@ from sandbox_provider import actions, signing
 from sandbox_provider import store as sandbox_store
 from sandbox_provider.settings import DEVELOPMENT_WEBHOOK_SECRET
 from stripe_provider.objects import subscription_fact
-from tortoise.transactions import in_transaction
 
 from core.config import Settings
 from core.errors import ConfigurationError
@@ -36,7 +35,10 @@ from core.models import (
     SandboxObject,
     Subscription,
 )
+from core.store.unit_of_work import unit_of_work
+from tests.checkout.test_checkout_sessions import SESSIONS, add_item, checkout_body
 from tests.conftest import TOKEN
+from tests.delivery.test_delivery_workers import start_worker  # noqa: F401 - the fixture
 from tests.support import stripe_events as se
 from tests.support.api import Api
 from tests.support.catalog import starter_item
@@ -45,8 +47,6 @@ from tests.support.deliveries import FAST, eventually, funnel_plugins
 from tests.support.stripe_standin import StripeStandIn
 from tests.support.stripe_standin.plugins_toml import stripe_plugins
 from tests.support.webhooks import SECRET, post_event
-from tests.checkout.test_checkout_sessions import SESSIONS, add_item, checkout_body
-from tests.delivery.test_delivery_workers import start_worker  # noqa: F401 - the fixture
 
 pytest_plugins = ["tests.support.stripe_standin.pytest_fixtures"]
 PLAN_STATUS = "/internal/payments/tenants/tenant_123/plan-status"
@@ -338,7 +338,7 @@ async def test_a_read_racing_the_webhook_that_creates_the_subscription(
     inserted, commit = asyncio.Event(), asyncio.Event()
 
     async def webhook_transaction() -> None:
-        async with in_transaction() as conn:
+        async with unit_of_work() as conn:
             await apply_facts(
                 None,
                 "stripe",

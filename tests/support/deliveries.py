@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 
 from core.config import Settings
 from core.delivery.dispatcher import Dispatcher
-from core.delivery.outbox import record_event, wake_local
+from core.delivery.outbox import record_event
 from core.models import EventDelivery, NormalizedEvent
 from core.plugins import build_plugin_manager, load_registry
+from core.store.unit_of_work import unit_of_work
 from core.timeutil import utcnow
 
 T = TypeVar("T")
@@ -54,21 +55,20 @@ async def new_event(
     event_type: str = "subscription.updated",
     *,
     tenant: str = "tenant_123",
-    wake: bool = True,
 ) -> NormalizedEvent:
-    """One normalized event (and its pending delivery), as webhook ingest would write it."""
-    event = await record_event(
-        event_type,
-        provider_key="stripe",
-        provider_event_id="evt_test",
-        consumer_key=consumer_key,
-        consumer_tenant_id=tenant,
-        occurred_at=utcnow(),
-        data={"subscription": {"status": "active"}, "pricingItemCode": "starter_month"},
-    )
-    if wake:
-        wake_local()
-    return event
+    """One normalized event (and its pending delivery), as webhook ingest would write it: in
+    a unit of work, whose commit wakes this process's dispatchers."""
+    async with unit_of_work() as conn:
+        return await record_event(
+            event_type,
+            provider_key="stripe",
+            provider_event_id="evt_test",
+            consumer_key=consumer_key,
+            consumer_tenant_id=tenant,
+            occurred_at=utcnow(),
+            data={"subscription": {"status": "active"}, "pricingItemCode": "starter_month"},
+            using_db=conn,
+        )
 
 
 async def delivery_for(event: NormalizedEvent) -> EventDelivery:

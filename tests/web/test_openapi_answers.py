@@ -14,8 +14,6 @@ from typing import Any
 import pytest
 
 from core.models import EventDelivery
-from tests.support.api import Api, Reply
-from tests.web.test_openapi import openapi, response_validator
 from tests.plugins.test_sandbox_flow import (
     CHECKOUTS,
     CONTROLS,
@@ -27,6 +25,8 @@ from tests.plugins.test_sandbox_flow import (
     paid_subscription,
     serve_app,  # noqa: F401  (a fixture, used by name)
 )
+from tests.support.api import Api, Reply
+from tests.web.test_openapi import openapi, response_validator
 
 NO_JSON_BODY = {("delete", "/internal/payments/pricing-items/{id}")}
 """Documented without a JSON answer for success (204)."""

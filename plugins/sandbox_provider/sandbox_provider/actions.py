@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from core.errors import Conflict, NotFound
 from core.models import SandboxObject
+from core.store.unit_of_work import unit_of_work
 from core.timeutil import utcnow
 from sandbox_provider import events, objects, store
 
@@ -64,7 +64,7 @@ def due(data: dict[str, Any], now: datetime) -> bool:
 async def pay(session_id: str, now: datetime | None = None) -> dict[str, Any]:
     """Complete an open session: a subscription and its first invoice, or a paid payment."""
     now = now or utcnow()
-    async with in_transaction() as conn:
+    async with unit_of_work() as conn:
         row = await _session(conn, session_id)
         _require_open(row)
         session = dict(row.data)
@@ -121,7 +121,7 @@ async def _payment_intent(
 async def decline(session_id: str, now: datetime | None = None) -> dict[str, Any]:
     """A declined card: the session stays open; in payment mode its payment has failed."""
     now = now or utcnow()
-    async with in_transaction() as conn:
+    async with unit_of_work() as conn:
         row = await _session(conn, session_id)
         _require_open(row)
         session = dict(row.data)
@@ -144,7 +144,7 @@ async def expire(
     """Expire an open session (`checkout.session.expired`); with `only_if_due`, only one whose
     time is up, and None (no error) for any other."""
     now = now or utcnow()
-    async with in_transaction() as conn:
+    async with unit_of_work() as conn:
         row = await _session(conn, session_id)
         if only_if_due and not due(row.data, now):
             return None
@@ -195,7 +195,7 @@ async def renew(subscription_id: str, now: datetime | None = None) -> dict[str, 
     """The renewal is paid: a past_due subscription's open invoice is paid (same period, as
     Stripe's retry), any other starts its next period; it is active either way."""
     now = now or utcnow()
-    async with in_transaction() as conn:
+    async with unit_of_work() as conn:
         row = await _subscription(conn, subscription_id)
         sub = dict(row.data)
         open_invoice = await _open_invoice(conn, sub)
@@ -216,7 +216,7 @@ async def fail_next_payment(subscription_id: str, now: datetime | None = None) -
     """The renewal's payment fails: the next period starts unpaid and the subscription is
     past_due (a past_due one's open invoice just fails again)."""
     now = now or utcnow()
-    async with in_transaction() as conn:
+    async with unit_of_work() as conn:
         row = await _subscription(conn, subscription_id)
         sub = dict(row.data)
         open_invoice = await _open_invoice(conn, sub)
@@ -236,7 +236,7 @@ async def fail_next_payment(subscription_id: str, now: datetime | None = None) -
 async def cancel_subscription(subscription_id: str, now: datetime | None = None) -> dict[str, Any]:
     """Cancel now (`customer.subscription.deleted`)."""
     now = now or utcnow()
-    async with in_transaction() as conn:
+    async with unit_of_work() as conn:
         row = await _subscription(conn, subscription_id)
         sub = dict(row.data)
         sub.update(status="canceled", canceled_at=objects.unix(now), ended_at=objects.unix(now))

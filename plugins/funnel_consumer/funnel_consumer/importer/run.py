@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tortoise.exceptions import OperationalError
-from tortoise.transactions import in_transaction
 
 from core.errors import ConfigurationError
 from core.models import ImportProgress, PricingItem
+from core.store.unit_of_work import unit_of_work
 from core.timeutil import isoformat, utcnow
 from funnel_consumer.importer import rows
 from funnel_consumer.importer.display import Display, Silent
@@ -147,7 +147,7 @@ async def _write_batch(
 ) -> None:
     """One batch's writes and its progress, in one transaction (rolled back in a dry run)."""
     try:
-        async with in_transaction() as conn:
+        async with unit_of_work() as conn:
             writer = BatchWriter(
                 conn,
                 catalog=state.catalog,
