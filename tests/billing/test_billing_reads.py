@@ -1,14 +1,11 @@
-"""The read side: purchase and subscription lists (filters, cursors) and plan-status rules."""
+"""The read side's lists: purchases and subscriptions, their filters and cursors."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from core.models import PricingItem
-from core.timeutil import utcnow
 from tests.support.api import Api
 from tests.support.billing import purchase, subscription
 
@@ -52,63 +49,3 @@ async def test_lists_filter_and_paginate(api: Api, resource: str) -> None:
     assert bad.status == 400
     assert bad.body["details"][0]["field"] == "status"
     assert (await api.get(path, token=None)).status == 401
-
-
-async def test_plan_status_merges_plan_and_paid_items(api: Api) -> None:
-    await PricingItem.create(
-        code="starter",
-        name="Starter",
-        kind="recurring",
-        unit_amount=1900,
-        currency="eur",
-        interval="month",
-        features={"funnels": 5, "exports": False, "theme": "basic"},
-    )
-    await PricingItem.create(
-        code="lifetime",
-        name="Lifetime",
-        kind="one_time",
-        unit_amount=4900,
-        currency="eur",
-        features={"funnels": 3, "exports": True, "theme": "pro"},
-    )
-    await subscription(1, status="canceled", current_period_end=utcnow() - timedelta(days=40))
-    await subscription(2, status="trialing", trial_end=utcnow() + timedelta(days=7))
-    await purchase(1)
-    await purchase(2, status="refunded")
-    await purchase(3, consumer_key="crm", pricing_item_code="starter")
-    body = (
-        await api.get("/internal/payments/tenants/t1/plan-status", query={"consumerKey": "funnel"})
-    ).body
-    assert body["status"] == "trialing"
-    assert body["entitled"] is True
-    assert body["subscription"]["trialEnd"] is not None
-    assert body["features"] == {"funnels": 5, "exports": True, "theme": "pro"}
-    assert [p["pricingItemCode"] for p in body["purchases"]] == ["lifetime"]
-    assert body["evaluatedAt"].endswith("Z")
-
-
-async def test_plan_status_of_canceled_tenant_keeps_paid_items_only(api: Api) -> None:
-    await PricingItem.create(
-        code="starter",
-        name="S",
-        kind="recurring",
-        unit_amount=1,
-        currency="eur",
-        interval="month",
-        features={"a": 1},
-    )
-    await subscription(1, status="canceled", ended_at=utcnow())
-    body = (await api.get("/internal/payments/tenants/t1/plan-status")).body
-    assert (body["status"], body["entitled"], body["features"]) == ("canceled", False, {})
-    assert body["plan"]["code"] == "starter"
-
-
-async def test_plan_status_checks_its_consumer_key(api: Api) -> None:
-    reply = await api.get(
-        "/internal/payments/tenants/t1/plan-status", query={"consumerKey": "k" * 65}
-    )
-    assert reply.status == 400
-    assert reply.body["code"] == "validation_failed"
-    assert reply.body["details"][0]["field"] == "consumerKey"
-    assert (await api.get("/internal/payments/tenants/t1/plan-status", token=None)).status == 401
