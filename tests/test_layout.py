@@ -112,3 +112,19 @@ def test_bundled_plugins_import_the_stable_api_or_a_named_exception() -> None:
             if module not in STABLE_API and module not in PLUGIN_REACH:
                 wrong.append(f"{path.relative_to(REPO)}: {module}")
     assert wrong == [], "plugins reaching into core's internals:\n" + "\n".join(wrong)
+
+
+PLUGIN_OWNED_MODELS = ("SandboxObject", "ImportProgress")
+
+
+def test_only_their_plugins_touch_the_tables_plugins_own() -> None:
+    """The sandbox's objects and the import's progress live in core/models (docs/decisions.md,
+    "Layout") but belong to their plugins: no host module names them."""
+    wrong = [
+        f"{path.relative_to(REPO)}: {name}"
+        for path in sorted([*REPO.glob("core/**/*.py"), *REPO.glob("web/**/*.py")])
+        if not path.relative_to(REPO).as_posix().startswith("core/models/")
+        for name in PLUGIN_OWNED_MODELS
+        if re.search(rf"\b{name}\b", path.read_text())
+    ]
+    assert wrong == []

@@ -1,4 +1,8 @@
-"""Progress of one-time imports, so a run that dies resumes where it stopped."""
+"""Progress of one-time imports, so a run that dies resumes where it stopped.
+
+Owned by `plugins/funnel_consumer`'s `payments import funnel-billing`: only it reads or writes
+this table (kept in the host's schema and migrations; `docs/decisions.md`, "Layout", says why).
+"""
 
 from __future__ import annotations
 

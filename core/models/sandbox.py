@@ -1,4 +1,8 @@
-"""The sandbox provider's own side: the objects a real provider would hold at its end."""
+"""The sandbox provider's own side: the objects a real provider would hold at its end.
+
+Owned by `plugins/sandbox_provider`: only it reads or writes this table (kept in the host's
+schema and migrations; `docs/decisions.md`, "Layout", says why).
+"""
 
 from __future__ import annotations
 
