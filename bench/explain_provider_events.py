@@ -13,7 +13,7 @@ connection's prepared statement switches to).
 
 It exits 1 if any plan reads `provider_events` with a Seq Scan, uses a BitmapAnd, or misses
 the index the statement is meant to use: history must never cost a webhook anything. The
-statements are the ones the code runs (taken from `core.ingest.intake`, `core.store.records` and
+statements are the ones the code runs (taken from `core.ingest.queries`, `core.store.records` and
 `core.ingest.deferred`, not copied), with realistic values. Plans are `EXPLAIN (ANALYZE, BUFFERS)`
 inside a transaction that is rolled back, so the UPDATEs and the INSERT change nothing.
 """
@@ -33,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from core.ingest import deferred, intake
+from core.ingest import deferred, queries
 from core.ingest.intake import EVENT_KEY
 from core.models import ProviderEvent
 from core.store import db, records
@@ -140,61 +140,61 @@ def _statements(rows: int, now: datetime, unique: Mapping[str, str]) -> list[Sta
         ),
         Statement(
             "the duplicate check after a write conflict",
-            intake._STORED,
+            queries.EVENT_STORED,
             ["stripe", f"evt_{rows // 2}"],
             (unique["provider_events"],),
         ),
         Statement(
             "after a commit that made a subscription known: who waits for it",
-            deferred._waiting_statement([("subscription", 1)]),
+            queries.waiting([("subscription", 1)], deferred.REPLAY_LIMIT),
             ["stripe", "sub_ours"],
             by_subscription,
         ),
         Statement(
             "after a commit that made a customer and a subscription known",
-            deferred._waiting_statement([("customer", 2), ("subscription", 1)]),
+            queries.waiting([("customer", 2), ("subscription", 1)], deferred.REPLAY_LIMIT),
             ["stripe", deferred_one, "cus_ours", "stripe", "sub_ours"],
             by_customer + by_subscription,
         ),
         Statement(
             "after storing a deferred event: is what it waits for known by now",
-            deferred._known_statement(["customer", "subscription"]),
+            queries.any_known(["customer", "subscription"]),
             ["stripe", "cus_42", "stripe", "sub_42"],
             (unique["provider_customers"], unique["subscriptions"]),
         ),
         Statement(
             "claiming one deferred event (FOR UPDATE SKIP LOCKED)",
-            deferred._CLAIM[True],
+            queries.CLAIM_DEFERRED.postgres,
             [some_id],
             ("provider_events_pkey",),
         ),
         Statement(
             "marking it applied",
-            deferred._APPLIED,
+            queries.MARK_APPLIED,
             [now, some_id],
             ("provider_events_pkey",),
         ),
         Statement(
             "updating what it waits for",
-            deferred._SET_WAITS,
+            queries.SET_WAITS,
             ["cus_x", None, None, None, some_id],
             ("provider_events_pkey",),
         ),
         Statement(
             "the TTL: deferred past 72 h become unmatched (bounded)",
-            deferred._EXPIRE[True],
+            queries.EXPIRE.postgres,
             [now, now - TTL, deferred.EXPIRE_BATCH],
             ("provider_events_deferred_idx",),
         ),
         Statement(
             "the safety net's first batch",
-            deferred._SCAN_FIRST,
+            queries.SCAN_FIRST,
             [deferred.SCAN_BATCH],
             ("provider_events_deferred_idx",),
         ),
         Statement(
             "the safety net's next batch",
-            deferred._SCAN_AFTER,
+            queries.SCAN_AFTER,
             [*oldest, deferred.SCAN_BATCH],
             ("provider_events_deferred_idx",),
         ),
@@ -250,7 +250,7 @@ async def run(url: str, rows: int) -> bool:
     try:
         now = datetime.now(UTC)
         await connection.execute("ANALYZE")  # what a new deployment's statistics say: empty
-        for table in ("provider_events", *(table for table, _ in deferred.KNOWN_IN.values())):
+        for table in ("provider_events", *(table for table, _ in queries.KNOWN_IN.values())):
             await connection.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
         started = time.monotonic()
         await connection.execute(_FILL, now, rows)

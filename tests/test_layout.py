@@ -35,7 +35,7 @@ PLUGIN_REACH = {
     "core.models": "the bundled plugins that keep their own rows (sandbox, import progress)",
     "core.store.db": "`payments import funnel-billing` connects like every other command",
     "core.store.unit_of_work": "the sandbox and the import write in units of work",
-    "core.ingest.intake": "the import applies legacy rows through `apply_facts`",
+    "core.ingest.apply": "the import applies legacy rows through `apply_facts`",
     "core.ingest.appliers.context": "the import reads what `apply_facts` did",
     "core.billing.plan_cache": "the import's own plan moves tell plan-status caches",
 }

@@ -42,27 +42,18 @@ from core.facts import (
     SubscriptionFact,
     WebhookEvent,
 )
-from core.ingest import intake
+from core.ingest import queries
 from core.ingest.appliers.context import IdKind, TenantUnknown
+from core.ingest.apply import apply_facts, parse_webhook_body
+from core.ingest.queries import COLUMN, KINDS
 from core.models import ProviderEvent
 from core.plugins import Registry
 from core.store import sql
-from core.store.dialect import for_dialect, is_postgres
+from core.store.dialect import for_dialect
 from core.store.unit_of_work import after_commit, unit_of_work
 from core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
-
-KINDS: tuple[IdKind, ...] = ("customer", "subscription", "payment", "checkout_session")
-COLUMN: dict[IdKind, str] = {kind: f"waits_{kind}_id" for kind in KINDS}
-"""The `provider_events` column holding the id of each kind an event waits for."""
-KNOWN_IN: dict[IdKind, tuple[str, str]] = {
-    "customer": ("provider_customers", "provider_customer_id"),
-    "subscription": ("subscriptions", "provider_subscription_id"),
-    "payment": ("purchases", "provider_payment_id"),
-    "checkout_session": ("checkout_sessions", "provider_checkout_session_id"),
-}
-"""Where an id of each kind is known: a table unique on (provider_key, that column)."""
 
 REPLAY_LIMIT = 200
 """Most deferred events one commit replays (the sweeper picks up any beyond)."""
@@ -136,29 +127,7 @@ def waits_columns(waits: Waits) -> dict[str, str | None]:
     return {COLUMN[kind]: waits.get(kind) for kind in KINDS}
 
 
-# --- statements --------------------------------------------------------------------------
-
-
-def _dialect(conn: BaseDBAsyncClient) -> bool:
-    return is_postgres(conn)
-
-
-def _waiting_statement(kinds: Sequence[tuple[IdKind, int]]) -> str:
-    """Deferred events of one provider key waiting for any of the ids, oldest first.
-
-    One `provider_key = $n AND waits_x IN (...)` per kind: each is answered by that kind's
-    partial index (`WHERE status = 'deferred'`), several by a BitmapOr of them.
-    """
-    slot = 1
-    clauses = []
-    for kind, count in kinds:
-        slots = ", ".join(f"${n}" for n in range(slot + 1, slot + 1 + count))
-        clauses.append(f"(provider_key = ${slot} AND {COLUMN[kind]} IN ({slots}))")
-        slot += 1 + count
-    return (
-        "SELECT id FROM provider_events WHERE status = 'deferred' AND"
-        f" ({' OR '.join(clauses)}) ORDER BY event_created_at, received_at LIMIT {REPLAY_LIMIT}"
-    )
+# --- looking up deferred events ------------------------------------------------------
 
 
 async def waiting_for(provider_key: str, known: Known) -> list[str]:
@@ -173,17 +142,10 @@ async def waiting_for(provider_key: str, known: Known) -> list[str]:
     if not kinds:
         return []
     conn = connections.get("default")
-    _, rows = await conn.execute_query(for_dialect(conn, _waiting_statement(kinds)), values)
-    return [str(row["id"]) for row in rows]
-
-
-def _known_statement(kinds: Sequence[IdKind]) -> str:
-    checks = " OR ".join(
-        f"EXISTS (SELECT 1 FROM {KNOWN_IN[kind][0]} WHERE provider_key = ${2 * n + 1}"
-        f" AND {KNOWN_IN[kind][1]} = ${2 * n + 2})"
-        for n, kind in enumerate(kinds)
+    _, rows = await conn.execute_query(
+        for_dialect(conn, queries.waiting(kinds, REPLAY_LIMIT)), values
     )
-    return f"SELECT 1 WHERE {checks}"
+    return [str(row["id"]) for row in rows]
 
 
 async def any_known(provider_key: str, waits: Waits) -> bool:
@@ -194,66 +156,7 @@ async def any_known(provider_key: str, waits: Waits) -> bool:
     values: list[Any] = []
     for kind in kinds:
         values += [provider_key, waits[kind]]
-    return await sql.exists(connections.get("default"), _known_statement(kinds), values)
-
-
-_PLACEABLE = " OR ".join(
-    f"(w.{COLUMN[kind]} IS NOT NULL AND EXISTS (SELECT 1 FROM {table} k"
-    f" WHERE k.provider_key = w.provider_key AND k.{column} = w.{COLUMN[kind]}))"
-    for kind, (table, column) in KNOWN_IN.items()
-)
-_SCAN_COLUMNS = "id, provider_key, received_at, " + ", ".join(COLUMN.values())
-_SCAN_FIRST = (
-    f"SELECT w.id, w.provider_key, w.received_at, ({_PLACEABLE}) AS placeable FROM"
-    f" (SELECT {_SCAN_COLUMNS} FROM provider_events WHERE status = 'deferred'"
-    " ORDER BY received_at, id LIMIT $1) w ORDER BY w.received_at, w.id"
-)
-_SCAN_AFTER = (
-    f"SELECT w.id, w.provider_key, w.received_at, ({_PLACEABLE}) AS placeable FROM"
-    f" (SELECT {_SCAN_COLUMNS} FROM provider_events WHERE status = 'deferred'"
-    " AND (received_at, id) > ($1, $2)"
-    " ORDER BY received_at, id LIMIT $3) w ORDER BY w.received_at, w.id"
-)
-"""The safety net: the next batch of deferred events along `provider_events_deferred_idx`,
-each checked against the unique keys of the tables where what it waits for would be."""
-
-_EXPIRE = {
-    True: (
-        "UPDATE provider_events SET status = 'unmatched', processed_at = $1"
-        " WHERE id IN (SELECT id FROM provider_events WHERE status = 'deferred'"
-        " AND received_at < $2 ORDER BY received_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
-    ),
-    False: (
-        "UPDATE provider_events SET status = 'unmatched', processed_at = $1"
-        " WHERE id IN (SELECT id FROM provider_events WHERE status = 'deferred'"
-        " AND received_at < $2 ORDER BY received_at, id LIMIT $3)"
-    ),
-}
-"""The TTL: the oldest deferred events past it become `unmatched`, a bounded batch at a time
-(events being replayed right now are skipped, not waited for)."""
-
-_CLAIMED = (
-    "SELECT provider_key, provider_event_id, payload, status, "
-    f"{', '.join(COLUMN.values())} FROM provider_events"
-)
-_CLAIM = {
-    True: f"{_CLAIMED} WHERE id = $1 FOR UPDATE SKIP LOCKED",
-    False: f"{_CLAIMED} WHERE id = $1",
-}
-"""One event by its primary key, locked unless another transaction holds it. Whether it is
-still deferred is read, not filtered on: `AND status = 'deferred'` would let the planner
-pick the small partial index and walk it instead of the primary key."""
-_APPLIED = "UPDATE provider_events SET status = 'processed', processed_at = $1 WHERE id = $2"
-_SET_WAITS = (
-    "UPDATE provider_events SET "
-    + ", ".join(
-        f"{COLUMN[kind]} = CASE WHEN status = 'deferred' THEN ${n} ELSE {COLUMN[kind]} END"
-        for n, kind in enumerate(KINDS, 1)
-    )
-    + f" WHERE id = ${len(KINDS) + 1}"
-)
-"""What a still-unknown event waits for now; an event applied or expired meanwhile keeps
-what it had (the status is tested in the SET, so the row is found by its primary key)."""
+    return await sql.exists(connections.get("default"), queries.any_known(kinds), values)
 
 
 def _db_time(value: datetime) -> Any:
@@ -286,25 +189,23 @@ async def replay_one(registry: Registry, row_id: str) -> Replayed:
     for attempt in range(1, ATTEMPTS + 1):
         try:
             async with unit_of_work() as conn:
-                postgres = _dialect(conn)
-                _, rows = await conn.execute_query(for_dialect(conn, _CLAIM[postgres]), [row_id])
+                _, rows = await conn.execute_query(queries.CLAIM_DEFERRED.of(conn), [row_id])
                 if not rows or rows[0]["status"] != "deferred":
                     return Replayed("skipped")  # another holds it, or it is settled
                 provider_key = str(rows[0]["provider_key"])
                 provider_event_id = str(rows[0]["provider_event_id"])
                 stored_waits = {kind: rows[0][COLUMN[kind]] for kind in KINDS}
-                event = intake.parse_webhook_body(
-                    registry, provider_key, str(rows[0]["payload"]).encode()
-                )
-                ctx = await intake.apply_facts(
-                    None,
+                event = parse_webhook_body(registry, provider_key, str(rows[0]["payload"]).encode())
+                ctx = await apply_facts(
                     provider_key,
                     event.facts,
                     occurred_at=event.created_at,
                     provider_event_id=event.provider_event_id,
                     using_db=conn,
                 )
-                await conn.execute_query(for_dialect(conn, _APPLIED), [_db_time(utcnow()), row_id])
+                await conn.execute_query(
+                    for_dialect(conn, queries.MARK_APPLIED), [_db_time(utcnow()), row_id]
+                )
             return Replayed("applied", known_after(ctx.identified, ctx.known, event.facts))
         except TenantUnknown as unknown:
             assert event is not None  # only applying the facts raises it
@@ -335,7 +236,7 @@ async def replay_one(registry: Registry, row_id: str) -> Replayed:
 async def _set_waits(row_id: str, waits: Waits) -> None:
     conn = connections.get("default")
     values: list[Any] = [waits.get(kind) for kind in KINDS]
-    await conn.execute_query(for_dialect(conn, _SET_WAITS), [*values, row_id])
+    await conn.execute_query(for_dialect(conn, queries.SET_WAITS), [*values, row_id])
 
 
 async def replay_waiting(registry: Registry, provider_key: str, known: Known) -> int:
@@ -406,7 +307,7 @@ async def after_deferral(registry: Registry, provider_key: str, row_id: str, wai
 async def expire(ttl: timedelta, now: datetime | None = None) -> int:
     """Turn deferred events received more than `ttl` ago into `unmatched`; how many."""
     conn = connections.get("default")
-    statement = for_dialect(conn, _EXPIRE[_dialect(conn)])
+    statement = queries.EXPIRE.of(conn)
     moment = now or utcnow()
     values = [_db_time(moment), _db_time(moment - ttl), EXPIRE_BATCH]
     total = 0
@@ -451,9 +352,9 @@ class DeferredSweeper:
         result = SweepResult(unmatched=await expire(self.ttl))
         conn = connections.get("default")
         if self._cursor is None:
-            statement, values = _SCAN_FIRST, [self.scan_batch]
+            statement, values = queries.SCAN_FIRST, [self.scan_batch]
         else:
-            statement, values = _SCAN_AFTER, [*self._cursor, self.scan_batch]
+            statement, values = queries.SCAN_AFTER, [*self._cursor, self.scan_batch]
         _, rows = await conn.execute_query(for_dialect(conn, statement), values)
         result.scanned = len(rows)
         full = len(rows) == self.scan_batch

@@ -7,8 +7,8 @@ commit together, and only then does the caller answer 2xx. A repeat of a stored 
 even twenty at once, ends in one row and one set of events: the losers of the race on
 the unique key see the winner's row and answer "duplicate".
 
-`apply_facts` is the one path from provider facts to records, used by webhooks and by the
-checkout refresh alike.
+`core.ingest.apply.apply_facts` is the one path from provider facts to records, used by
+webhooks, deferred replays and reads from the provider alike.
 
 An event whose tenant is not known yet is stored `deferred` with the ids it waits for;
 `core.ingest.deferred` replays it once one of them is known. Only a commit that made ids known
@@ -22,30 +22,20 @@ causes it (`core.store.unit_of_work`) and runs once the commit succeeded, before
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError, OperationalError
 
-from core.billing.plan_cache import announce
-from core.errors import ApiError, WebhookSignatureInvalid
+from core.errors import WebhookSignatureInvalid
 from core.facts import (
-    CheckoutSessionFact,
-    Fact,
-    InvoiceFact,
-    PaymentFact,
-    RefundFact,
-    SubscriptionFact,
     WebhookEvent,
 )
-from core.ingest import deferred
-from core.ingest.appliers.checkout import apply_checkout_session
-from core.ingest.appliers.context import ApplyContext, IdKind, TenantUnknown
-from core.ingest.appliers.purchases import apply_payment, apply_refund
-from core.ingest.appliers.subscriptions import apply_invoice, apply_subscription
+from core.ingest import deferred, queries
+from core.ingest.appliers.context import IdKind, TenantUnknown
+from core.ingest.apply import apply_facts, parse_webhook_body
 from core.metrics import WEBHOOK_EVENTS
 from core.models import ProviderEvent
 from core.plugins import Registry
@@ -55,14 +45,6 @@ from core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-# Subscriptions first, so a completed checkout in the same batch links to its subscription.
-_ORDER = {
-    SubscriptionFact: 0,
-    CheckoutSessionFact: 1,
-    PaymentFact: 2,
-    InvoiceFact: 3,
-    RefundFact: 4,
-}
 ATTEMPTS = 3
 EVENT_KEY = ("provider_key", "provider_event_id")
 """The event row's unique key: one row per provider event, however often it arrives."""
@@ -83,65 +65,6 @@ class IngestResult:
     """What a deferred event waits for."""
 
 
-async def apply_facts(
-    registry: Registry | None,
-    provider_key: str,
-    facts: Sequence[Fact],
-    *,
-    occurred_at: datetime,
-    provider_event_id: str | None = None,
-    using_db: BaseDBAsyncClient | None = None,
-    emit_events: bool = True,
-) -> ApplyContext:
-    """Apply facts in one unit of work (the caller's, if given); raise `TenantUnknown` to defer.
-
-    With a `registry`, the deferred events waiting for ids these facts made known are replayed
-    after the commit. `emit_events=False` changes the records without writing normalized
-    events (a backfill that must not notify consumers).
-    """
-    if using_db is None:
-        async with unit_of_work() as conn:
-            return await apply_facts(
-                registry,
-                provider_key,
-                facts,
-                occurred_at=occurred_at,
-                provider_event_id=provider_event_id,
-                using_db=conn,
-                emit_events=emit_events,
-            )
-    ctx = ApplyContext(using_db, provider_key, occurred_at, provider_event_id, emit_events)
-    for fact in sorted(facts, key=lambda f: _ORDER[type(f)]):
-        if isinstance(fact, SubscriptionFact):
-            await apply_subscription(ctx, fact)
-        elif isinstance(fact, CheckoutSessionFact):
-            await apply_checkout_session(ctx, fact)
-        elif isinstance(fact, PaymentFact):
-            await apply_payment(ctx, fact)
-        elif isinstance(fact, InvoiceFact):
-            await apply_invoice(ctx, fact)
-        else:
-            await apply_refund(ctx, fact)
-    await announce(using_db, ctx.touched, notified=ctx.announced)
-    if registry is not None:
-        deferred.replay_after_commit(
-            using_db, registry, provider_key, deferred.known_after(ctx.identified, ctx.known, facts)
-        )
-    return ctx
-
-
-def parse_webhook_body(registry: Registry, provider_key: str, body: bytes) -> WebhookEvent:
-    """The provider plugin's parse; 400 `webhook_payload_invalid` for a body it refuses."""
-    try:
-        return registry.provider(provider_key).parse_webhook(body)
-    except ApiError:
-        raise
-    except Exception as error:
-        raise ApiError(
-            f"webhook body is not a valid event: {error}", code="webhook_payload_invalid"
-        ) from None
-
-
 async def ingest_webhook(
     registry: Registry, provider_key: str, body: bytes, headers: dict[str, str]
 ) -> IngestResult:
@@ -156,12 +79,9 @@ async def ingest_webhook(
     return result
 
 
-_STORED = "SELECT 1 FROM provider_events WHERE provider_key = $1 AND provider_event_id = $2 LIMIT 1"
-
-
 async def _is_stored(provider_key: str, event: WebhookEvent) -> bool:
     return await sql.exists(
-        connections.get("default"), _STORED, [provider_key, event.provider_event_id]
+        connections.get("default"), queries.EVENT_STORED, [provider_key, event.provider_event_id]
     )
 
 
@@ -212,7 +132,6 @@ async def _store_and_apply(
                 raise _AlreadyStored
             if event.facts:
                 ctx = await apply_facts(
-                    registry,
                     provider_key,
                     event.facts,
                     occurred_at=event.created_at,
@@ -221,6 +140,7 @@ async def _store_and_apply(
                 )
                 identified = ctx.identified
                 known = deferred.known_after(identified, ctx.known, event.facts)
+                deferred.replay_after_commit(conn, registry, provider_key, known)
         return IngestResult(event.provider_event_id, status, identified, known)
     except _AlreadyStored:
         return duplicate

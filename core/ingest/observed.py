@@ -5,7 +5,7 @@ state is, not when it got there; its `observed_at` is the provider's own time of
 (`core.facts`). Applying it at this service's clock would compare two clocks: a real event
 created, by the provider's clock, just before the read would then look older than the read
 and be dropped as stale, and a read that lags a newer event could roll it back. So every
-fact goes through the webhook path (`core.ingest.intake.apply_facts`) at its own `observed_at`,
+fact goes through the webhook path (`core.ingest.apply.apply_facts`) at its own `observed_at`,
 all of them (and whatever the caller adds, `then`) in one transaction.
 """
 
@@ -19,7 +19,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
 from core.facts import CheckoutSessionFact, Fact, PaymentFact, SubscriptionFact
-from core.ingest.intake import apply_facts
+from core.ingest.apply import apply_facts
 from core.store.unit_of_work import unit_of_work
 from core.timeutil import utcnow
 
@@ -60,7 +60,6 @@ async def apply_read(
             async with unit_of_work() as conn:
                 for fact in _subscriptions_first(facts):
                     ctx = await apply_facts(
-                        None,
                         provider_key,
                         [fact],
                         occurred_at=moment(fact, fallback),

@@ -22,9 +22,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 
 from core.delivery.outbox import wake_after_commit
+from core.ingest import queries
 from core.models import ProviderRead
 from core.store import records
-from core.store.dialect import for_dialect, is_postgres
+from core.store.dialect import for_dialect
 from core.timeutil import utcnow
 
 SUBSCRIPTION = "subscription"
@@ -77,22 +78,6 @@ def _db(name: str, value: Any) -> Any:
     return ProviderRead._meta.fields_map[name].to_db_value(value, ProviderRead)
 
 
-_CLAIM = """
-UPDATE provider_reads
-   SET lease_owner = $1, lease_expires_at = $2, due_at = $3, attempts = attempts + 1,
-       updated_at = $4
- WHERE id IN (SELECT id FROM provider_reads
-               WHERE status = 'pending' AND due_at <= $5
-               ORDER BY due_at
-               LIMIT $6{lock})
-RETURNING id, provider_key, kind, provider_object_id, attempts
-"""
-_CLAIMS = {
-    "postgres": _CLAIM.format(lock=" FOR UPDATE SKIP LOCKED"),
-    "sqlite": _CLAIM.format(lock=""),
-}
-
-
 async def claim_due(
     owner: str, lease_seconds: float, limit: int, now: datetime | None = None
 ) -> list[ClaimedRead]:
@@ -100,10 +85,9 @@ async def claim_due(
     now = now or utcnow()
     expires = _db("due_at", now + timedelta(seconds=lease_seconds))
     conn = connections.get("default")
-    dialect = "postgres" if is_postgres(conn) else "sqlite"
     at = _db("due_at", now)
     rows = await conn.execute_query_dict(
-        for_dialect(conn, _CLAIMS[dialect]), [owner, expires, expires, at, at, limit]
+        queries.CLAIM_READS.of(conn), [owner, expires, expires, at, at, limit]
     )
     return [
         ClaimedRead(
@@ -115,14 +99,6 @@ async def claim_due(
         )
         for row in rows
     ]
-
-
-_FINISH = """
-UPDATE provider_reads
-   SET status = $1, due_at = $2, last_error = $3, lease_owner = NULL, lease_expires_at = NULL,
-       updated_at = $4
- WHERE id = $5 AND lease_owner = $6 AND status = 'pending'
-"""
 
 
 async def finish(
@@ -145,7 +121,7 @@ async def finish(
         _db("id", task.id),
         owner,
     ]
-    changed, _ = await conn.execute_query(for_dialect(conn, _FINISH), values)
+    changed, _ = await conn.execute_query(for_dialect(conn, queries.FINISH_READ), values)
     return bool(changed)
 
 

@@ -25,7 +25,7 @@ from stripe_provider.objects import subscription_fact
 
 from core.config import Settings
 from core.errors import ConfigurationError
-from core.ingest.intake import apply_facts
+from core.ingest.apply import apply_facts
 from core.ingest.provider_reads import ProviderReadRunner
 from core.models import (
     CheckoutSession,
@@ -340,7 +340,6 @@ async def test_a_read_racing_the_webhook_that_creates_the_subscription(
     async def webhook_transaction() -> None:
         async with unit_of_work() as conn:
             await apply_facts(
-                None,
                 "stripe",
                 [subscription_fact(subscription)],
                 occurred_at=datetime.now(UTC),

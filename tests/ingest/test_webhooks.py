@@ -543,7 +543,7 @@ async def test_old_api_versions_read_the_period_from_the_top_level(hooks: Api) -
 
 async def test_facts_can_be_applied_without_events(hooks: Api) -> None:
     from core.facts import SubscriptionFact
-    from core.ingest.intake import apply_facts
+    from core.ingest.apply import apply_facts
     from core.timeutil import from_unix
 
     fact = SubscriptionFact(
@@ -560,7 +560,7 @@ async def test_facts_can_be_applied_without_events(hooks: Api) -> None:
     )
     occurred = from_unix(T0)
     assert occurred is not None
-    await apply_facts(None, "stripe", [fact], occurred_at=occurred, emit_events=False)
+    await apply_facts("stripe", [fact], occurred_at=occurred, emit_events=False)
     assert (await Subscription.get(provider_subscription_id="sub_quiet")).status == "active"
     assert await NormalizedEvent.all().count() == 0
     assert await EventDelivery.all().count() == 0

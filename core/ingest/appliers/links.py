@@ -13,7 +13,7 @@ fact. The common webhook (a renewal, an update of a known subscription) runs non
 
 from __future__ import annotations
 
-from core.ingest import provider_read_tasks
+from core.ingest import provider_read_tasks, queries
 from core.ingest.appliers.context import ApplyContext
 from core.models import CheckoutSession, Purchase, Subscription
 from core.store import records, sql
@@ -101,12 +101,6 @@ async def checkout_and_subscription(ctx: ApplyContext, session: CheckoutSession)
         )
 
 
-_LINK_CHECKOUT = (
-    "UPDATE checkout_sessions SET subscription_id = $1"
-    " WHERE provider_key = $2 AND provider_subscription_id = $3 AND subscription_id IS NULL"
-)
-
-
 async def subscription_and_checkout(ctx: ApplyContext, record: Subscription) -> None:
     """A new subscription: the checkout that started it (if it told us so) points at it.
 
@@ -116,7 +110,7 @@ async def subscription_and_checkout(ctx: ApplyContext, record: Subscription) -> 
     column = CheckoutSession._meta.fields_map["subscription_id"]
     await sql.fetch(
         ctx.conn,
-        for_dialect(ctx.conn, _LINK_CHECKOUT),
+        for_dialect(ctx.conn, queries.LINK_CHECKOUT_TO_SUBSCRIPTION),
         [
             column.to_db_value(record.id, CheckoutSession),
             ctx.provider_key,

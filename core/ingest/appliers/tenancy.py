@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from core.facts import CONSUMER_KEY, CONSUMER_TENANT_ID, PRICING_ITEM_CODE
+from core.ingest import queries
 from core.ingest.appliers.context import ApplyContext, Tenant
 from core.models import ProviderCustomer
 from core.store import records, sql
@@ -34,17 +35,11 @@ async def resolve_tenant(
     return None
 
 
-_ITEM_OF_PRICE = (
-    "SELECT i.code FROM pricing_item_provider_prices p JOIN pricing_items i ON i.id = p.item_id"
-    " WHERE p.provider_key = $1 AND p.provider_price_id = $2 LIMIT 1"
-)
-
-
 async def item_code_of_price(ctx: ApplyContext, provider_price_id: str | None) -> str | None:
     """The pricing item whose price this is at this provider key (None: not one of ours)."""
     if not provider_price_id:
         return None
-    code = await sql.scalar(ctx.conn, _ITEM_OF_PRICE, [ctx.provider_key, provider_price_id])
+    code = await sql.scalar(ctx.conn, queries.ITEM_OF_PRICE, [ctx.provider_key, provider_price_id])
     return str(code) if code is not None else None
 
 

@@ -1,7 +1,7 @@
 """Writing one batch of legacy rows into our records, inside the batch's transaction.
 
 Customers become the tenants' `ProviderCustomer` rows (names included); subscriptions
-and payments go through `core.ingest.intake.apply_facts`, one row at a time with the row's own
+and payments go through `core.ingest.apply.apply_facts`, one row at a time with the row's own
 time, so the same ordering rules as for webhooks decide: a record already holding newer
 provider data keeps it, a changed legacy row moves its record, an unchanged one changes
 nothing. A Stripe id that already belongs to another tenant is a conflict: reported,
@@ -18,7 +18,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from core.billing.plan_cache import announce
 from core.ingest.appliers.context import ApplyContext
-from core.ingest.intake import apply_facts
+from core.ingest.apply import apply_facts
 from core.models import ProviderCustomer, Purchase, Subscription
 from core.timeutil import utcnow
 from funnel_consumer.importer import rows
@@ -296,7 +296,6 @@ class BatchWriter:
 
     async def _apply(self, facts: list[Any], occurred_at: datetime) -> ApplyContext:
         return await apply_facts(
-            None,
             PROVIDER_KEY,
             facts,
             occurred_at=occurred_at,
