@@ -43,13 +43,10 @@ PLUGIN_REACH = {
 
 
 def _strings(tree: ast.AST) -> Iterator[tuple[int, str]]:
-    docstrings = {
-        id(node.body[0].value)
+    docstrings = {  # a string standing alone as a statement: a docstring, also of an attribute
+        id(node.value)
         for node in ast.walk(tree)
-        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-        and node.body
-        and isinstance(node.body[0], ast.Expr)
-        and isinstance(node.body[0].value, ast.Constant)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
     }
     for node in ast.walk(tree):
         if (

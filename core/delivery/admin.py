@@ -10,14 +10,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from core.delivery.outbox import event_body, notify, wake_after_commit
-from core.errors import Conflict, NotFound
+from core.delivery.claims import requeue
+from core.delivery.outbox import event_body
+from core.errors import NotFound
 from core.models import DeliveryAttempt, EventDelivery, NormalizedEvent
 from core.store.pagination import DEFAULT_LIMIT, Page, paginate
-from core.store.unit_of_work import unit_of_work
-from core.timeutil import isoformat, utcnow
-
-STATUSES = ("pending", "in_flight", "delivered", "failed")
+from core.timeutil import isoformat
 
 
 @dataclass(frozen=True)
@@ -68,38 +66,10 @@ async def get_delivery(ref: str) -> DeliveryDetail:
 
 
 async def retry_now(ref: str) -> EventDelivery:
-    """Re-queue a delivery for an attempt now, keeping its attempt history.
-
-    A failed or delivered delivery starts a fresh retry schedule; a pending one keeps
-    its place in the schedule. 409 while an attempt is in flight under a live lease.
-    """
-    delivery_id = _parse_id(ref)
-    now = utcnow()
-    async with unit_of_work() as connection:
-        delivery = (
-            await EventDelivery.filter(id=delivery_id)
-            .using_db(connection)
-            .select_for_update()
-            .first()
-        )
-        if delivery is None:
-            raise _not_found(ref)
-        leased = delivery.lease_expires_at is not None and delivery.lease_expires_at > now
-        if delivery.status == "in_flight" and leased:
-            raise Conflict(
-                f"event delivery '{ref}' has an attempt in flight; retry once it ends",
-                code="delivery_in_flight",
-            )
-        if delivery.status in ("failed", "delivered"):
-            delivery.attempt_count = 0
-        delivery.status = "pending"
-        delivery.next_attempt_at = now
-        delivery.lease_owner = None
-        delivery.lease_expires_at = None
-        delivery.failed_at = None
-        await delivery.save(using_db=connection)
-        await notify(delivery.consumer_key, connection)
-        wake_after_commit(connection)
+    """Re-queue a delivery for an attempt now (`core.delivery.claims.requeue`); 404 unknown."""
+    delivery = await requeue(_parse_id(ref), ref)
+    if delivery is None:
+        raise _not_found(ref)
     return delivery
 
 

@@ -19,13 +19,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise.expressions import Q
-
-from core.models import DeliveryAttempt, EventDelivery
-from core.store.dialect import is_postgres
+from core.delivery import queries
+from core.delivery.outbox import notify, wake_after_commit
+from core.errors import Conflict
+from core.models import EventDelivery
+from core.models.delivery import DELIVERED, FAILED, IN_FLIGHT, PENDING
+from core.store.dialect import for_dialect, is_postgres
 from core.store.unit_of_work import unit_of_work
 from core.timeutil import utcnow
 
+_DATETIME = EventDelivery._meta.fields_map["next_attempt_at"]
+_ID = EventDelivery._meta.fields_map["id"]
 RESPONSE_BODY_LIMIT = 4096
 ERROR_LIMIT = 1000
 
@@ -81,105 +85,24 @@ async def claim_due(
     limit: int,
     now: datetime | None = None,
 ) -> list[Claimed]:
-    """Lease up to `limit` due deliveries, oldest due first."""
+    """Lease up to `limit` due deliveries, oldest due first, in one statement."""
     if not scopes or limit <= 0:
         return []
     now = now or utcnow()
-    expires = now + timedelta(seconds=lease_seconds)
     connection = EventDelivery._meta.db
-    if is_postgres(connection):
-        return await _claim_postgres(scopes, owner, now, expires, limit)
-    return await _claim_single_writer(scopes, owner, now, expires, limit)
-
-
-async def _claim_postgres(
-    scopes: Sequence[ConsumerScope], owner: str, now: datetime, expires: datetime, limit: int
-) -> list[Claimed]:
-    values: list[Any] = [owner, expires, now, limit]
-    every_type = [s.key for s in scopes if s.event_types is None]
-    branches = []
-    if every_type:
-        values.append(every_type)
-        branches.append(f"consumer_key = ANY(${len(values)}::text[])")
-    for scope in scopes:
-        if scope.event_types is not None:
-            values.extend([scope.key, list(scope.event_types)])
-            branches.append(
-                f"(consumer_key = ${len(values) - 1} AND event_type = ANY(${len(values)}::text[]))"
-            )
-    # Two branches, each an ordered range of the (status, next_attempt_at) index that stops
-    # after `limit` rows. As one `(pending AND due) OR (in_flight AND expired)`, PostgreSQL
-    # read and sorted every due delivery on each claim.
-    in_scope = " OR ".join(branches)
-    sql = f"""
-        WITH pending AS (
-            SELECT id, next_attempt_at FROM event_deliveries
-             WHERE status = 'pending' AND next_attempt_at <= $3 AND ({in_scope})
-             ORDER BY next_attempt_at
-             LIMIT $4
-               FOR UPDATE SKIP LOCKED
-        ), expired AS (
-            SELECT id, next_attempt_at FROM event_deliveries
-             WHERE status = 'in_flight' AND lease_expires_at <= $3 AND ({in_scope})
-             ORDER BY next_attempt_at
-             LIMIT $4
-               FOR UPDATE SKIP LOCKED
-        )
-        UPDATE event_deliveries
-           SET status = 'in_flight', lease_owner = $1, lease_expires_at = $2, updated_at = $3
-         WHERE id IN (
-               SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) due
-                ORDER BY next_attempt_at
-                LIMIT $4)
-        RETURNING id, event_id, consumer_key, event_type, attempt_count
-    """
-    rows = await EventDelivery._meta.db.execute_query_dict(sql, values)
-    return [_claimed(row) for row in rows]
-
-
-def _due(now: datetime) -> Q:
-    return Q(status="pending", next_attempt_at__lte=now) | Q(
-        status="in_flight", lease_expires_at__lte=now
+    statement, scope_values = queries.claim(
+        [(s.key, s.event_types) for s in scopes], is_postgres(connection)
     )
-
-
-def _scope(scopes: Sequence[ConsumerScope]) -> Q:
-    branches = [
-        Q(consumer_key=s.key)
-        if s.event_types is None
-        else Q(consumer_key=s.key, event_type__in=list(s.event_types))
-        for s in scopes
-    ]
-    return Q(*branches, join_type=Q.OR)
-
-
-async def _claim_single_writer(
-    scopes: Sequence[ConsumerScope], owner: str, now: datetime, expires: datetime, limit: int
-) -> list[Claimed]:
-    fields = ("id", "event_id", "consumer_key", "event_type", "attempt_count")
-    async with unit_of_work() as connection:
-        ids = (
-            await EventDelivery.filter(_due(now), _scope(scopes))
-            .using_db(connection)
-            .order_by("next_attempt_at")
-            .limit(limit)
-            .values_list("id", flat=True)
-        )
-        if not ids:
-            return []
-        await (
-            EventDelivery.filter(_due(now), id__in=list(ids))
-            .using_db(connection)
-            .update(status="in_flight", lease_owner=owner, lease_expires_at=expires, updated_at=now)
-        )
-        # Only what this update really leased (another process may have raced us to a row).
-        rows = (
-            await EventDelivery.filter(id__in=list(ids), lease_owner=owner, status="in_flight")
-            .using_db(connection)
-            .order_by("next_attempt_at")
-            .values(*fields)
-        )
+    values = [owner, _time(now + timedelta(seconds=lease_seconds)), _time(now), limit]
+    rows = await connection.execute_query_dict(
+        for_dialect(connection, statement), [*values, *scope_values]
+    )
     return [_claimed(row) for row in rows]
+
+
+def _time(value: datetime | None) -> Any:
+    """A time as the delivery table's columns store it (SQLite: Tortoise's text form)."""
+    return _DATETIME.to_db_value(value, EventDelivery)
 
 
 def _cut(text: str | None, limit: int) -> str | None:
@@ -195,110 +118,85 @@ async def finish_attempt(
     next_attempt_at: datetime | None,
     now: datetime | None = None,
 ) -> bool:
-    """Store the attempt and the delivery's next state in one transaction, under the lease.
+    """Store the attempt and the delivery's next state together, under the lease (one
+    statement on PostgreSQL, one transaction on SQLite).
 
     Returns False (and stores nothing) when the lease was taken over by another worker,
     whose state must not be overwritten.
     """
     now = now or utcnow()
-    changes: dict[str, Any] = {
-        "status": status,
-        "attempt_count": claimed.attempt_count + 1,
-        "next_attempt_at": next_attempt_at,
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "last_status_code": attempt.status_code,
-        "last_error": _cut(attempt.error, ERROR_LIMIT),
-        "updated_at": now,
-    }
-    if status == "delivered":
-        changes["delivered_at"] = now
-    if status == "failed":
-        changes["failed_at"] = now
-    if is_postgres(EventDelivery._meta.db):
-        return await _finish_postgres(claimed, owner, attempt, changes)
+    values = [  # queries.FINISH_VALUES, in order
+        _ID.to_db_value(claimed.id, EventDelivery),
+        owner,
+        status,
+        claimed.attempt_count + 1,
+        _time(next_attempt_at),
+        attempt.status_code,
+        _cut(attempt.error, ERROR_LIMIT),
+        _time(now),
+        _time(attempt.started_at),
+        attempt.duration_ms,
+        _cut(attempt.response_body, RESPONSE_BODY_LIMIT),
+    ]
+    connection = EventDelivery._meta.db
+    if is_postgres(connection):  # one round trip: the attempt only if the guarded move moved
+        _, rows = await connection.execute_query(queries.FINISH, values)
+        return bool(rows)
     async with unit_of_work() as connection:
-        changed = (
-            await EventDelivery.filter(id=claimed.id, lease_owner=owner, status="in_flight")
-            .using_db(connection)
-            .update(**changes)
-        )
-        if not changed:
+        moved, _ = await connection.execute_query(for_dialect(connection, queries.MOVE), values[:8])
+        if not moved:
             return False
-        last = (
-            await DeliveryAttempt.filter(delivery_id=claimed.id)
-            .using_db(connection)
-            .order_by("-number")
-            .first()
-            .values_list("number", flat=True)
-        )
-        await DeliveryAttempt.create(
-            delivery_id=claimed.id,
-            number=int(last or 0) + 1,  # type: ignore[arg-type]
-            started_at=attempt.started_at,
-            duration_ms=attempt.duration_ms,
-            status_code=attempt.status_code,
-            error=_cut(attempt.error, ERROR_LIMIT),
-            response_body=_cut(attempt.response_body, RESPONSE_BODY_LIMIT),
-            using_db=connection,
-        )
+        await connection.execute_query(for_dialect(connection, queries.ADD_ATTEMPT), values)
     return True
-
-
-_FINISH_POSTGRES = """
-WITH moved AS (
-    UPDATE event_deliveries
-       SET status = $3::text, attempt_count = $4, next_attempt_at = $5, lease_owner = NULL,
-           lease_expires_at = NULL, last_status_code = $6, last_error = $7, updated_at = $8,
-           delivered_at = CASE WHEN $3::text = 'delivered' THEN $8 ELSE delivered_at END,
-           failed_at = CASE WHEN $3::text = 'failed' THEN $8 ELSE failed_at END
-     WHERE id = $1 AND lease_owner = $2 AND status = 'in_flight'
-    RETURNING id
-)
-INSERT INTO delivery_attempts
-       (delivery_id, number, started_at, duration_ms, status_code, error, response_body)
-SELECT moved.id,
-       COALESCE((SELECT max(number) FROM delivery_attempts WHERE delivery_id = $1), 0) + 1,
-       $9, $10, $6, $7, $11
-  FROM moved
-RETURNING id
-"""
-
-
-async def _finish_postgres(
-    claimed: Claimed, owner: str, attempt: AttemptRecord, changes: dict[str, Any]
-) -> bool:
-    """The same as the transaction below, in one statement (one round trip instead of five):
-    the attempt is inserted only if the guarded update moved the delivery."""
-    _, rows = await EventDelivery._meta.db.execute_query(
-        _FINISH_POSTGRES,
-        [
-            claimed.id,
-            owner,
-            changes["status"],
-            changes["attempt_count"],
-            changes["next_attempt_at"],
-            changes["last_status_code"],
-            changes["last_error"],
-            changes["updated_at"],
-            attempt.started_at,
-            attempt.duration_ms,
-            _cut(attempt.response_body, RESPONSE_BODY_LIMIT),
-        ],
-    )
-    return bool(rows)
 
 
 async def release(owner: str, ids: Sequence[uuid.UUID] | None = None) -> int:
     """Give back leases (shutdown): the deliveries are due again at once, for any worker."""
     now = utcnow()
-    query = EventDelivery.filter(lease_owner=owner, status="in_flight")
+    query = EventDelivery.filter(lease_owner=owner, status=IN_FLIGHT)
     if ids is not None:
         query = query.filter(id__in=list(ids))
     return await query.update(
-        status="pending",
+        status=PENDING,
         lease_owner=None,
         lease_expires_at=None,
         next_attempt_at=now,
         updated_at=now,
     )
+
+
+async def requeue(delivery_id: uuid.UUID, ref: str) -> EventDelivery | None:
+    """An operator's retry: the delivery is due now, keeping its attempt history; None if
+    there is no such delivery.
+
+    A failed or delivered delivery starts a fresh retry schedule; a pending one keeps its
+    place in the schedule. 409 `delivery_in_flight` while an attempt is in flight under a
+    live lease (`ref` names it as the caller did).
+    """
+    now = utcnow()
+    async with unit_of_work() as connection:
+        delivery = (
+            await EventDelivery.filter(id=delivery_id)
+            .using_db(connection)
+            .select_for_update()
+            .first()
+        )
+        if delivery is None:
+            return None
+        leased = delivery.lease_expires_at is not None and delivery.lease_expires_at > now
+        if delivery.status == IN_FLIGHT and leased:
+            raise Conflict(
+                f"event delivery '{ref}' has an attempt in flight; retry once it ends",
+                code="delivery_in_flight",
+            )
+        if delivery.status in (FAILED, DELIVERED):
+            delivery.attempt_count = 0
+        delivery.status = PENDING
+        delivery.next_attempt_at = now
+        delivery.lease_owner = None
+        delivery.lease_expires_at = None
+        delivery.failed_at = None
+        await delivery.save(using_db=connection)
+        await notify(delivery.consumer_key, connection)
+        wake_after_commit(connection)
+    return delivery

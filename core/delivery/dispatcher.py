@@ -40,6 +40,7 @@ from core.delivery.outbox import NOTIFY_CHANNEL, event_body, on_local_wake
 from core.delivery.retry_policy import decide
 from core.events import EVENT_TYPES
 from core.models import NormalizedEvent
+from core.models.delivery import FAILED, PENDING
 from core.store.db import is_sqlite
 from core.store.pg_listener import NotifyListener
 from core.timeutil import utcnow
@@ -313,11 +314,11 @@ class Dispatcher:
         )
         result = decision.status if kept else "lease_lost"
         DELIVERY_ATTEMPTS.labels(
-            delivery.consumer_key, "retry" if result == "pending" else result
+            delivery.consumer_key, "retry" if result == PENDING else result
         ).inc()
         if not kept:
             log.warning("lease on delivery %s was taken over; attempt not recorded", delivery.id)
-        elif decision.status == "failed":
+        elif decision.status == FAILED:
             log.warning(
                 "delivery %s to '%s' failed for good: %s",
                 delivery.id,

@@ -18,12 +18,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from core.delivery import queries
 from core.events import EVENT_TYPES
 from core.models import EventDelivery, NormalizedEvent
-from core.store import sql
+from core.models.delivery import PENDING
+from core.store import records, sql
 from core.store.dialect import is_postgres
 from core.store.unit_of_work import after_commit
 from core.timeutil import isoformat, utcnow
@@ -56,7 +57,7 @@ async def notify(consumer_key: str, using_db: BaseDBAsyncClient | None = None) -
     connection = using_db or EventDelivery._meta.db
     if not is_postgres(connection):
         return
-    await connection.execute_query("SELECT pg_notify($1, $2)", [NOTIFY_CHANNEL, consumer_key])
+    await connection.execute_query(queries.NOTIFY, [NOTIFY_CHANNEL, consumer_key])
 
 
 def event_body(event: NormalizedEvent) -> dict[str, Any]:
@@ -108,65 +109,23 @@ async def record_event(
     )
     connection = using_db or NormalizedEvent._meta.db
     wake_after_commit(connection)
-    if is_postgres(connection):
-        await _record_postgres(connection, event, also_notify)
-        return event
-    await event.save(using_db=using_db, force_create=True)
-    await EventDelivery.create(
-        event=event,
+    delivery = EventDelivery(
+        id=uuid.uuid4(),
+        event_id=event.id,
         consumer_key=consumer_key,
         event_type=event_type,
-        status="pending",
+        status=PENDING,
+        attempt_count=0,
         next_attempt_at=now,
-        using_db=using_db,
+        created_at=now,
+        updated_at=now,
     )
-    await notify(consumer_key, using_db)
-    return event
-
-
-_EVENT_INSERT = """
-INSERT INTO normalized_events (id, type, occurred_at, provider_key, provider_event_id,
-                               consumer_key, consumer_tenant_id, data, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-"""
-_DELIVERY_INSERT = """
-INSERT INTO event_deliveries (id, event_id, consumer_key, event_type, status, attempt_count,
-                              next_attempt_at, created_at, updated_at)
-VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5)
-"""
-
-
-async def _record_postgres(
-    connection: BaseDBAsyncClient, event: NormalizedEvent, also_notify: str | None
-) -> None:
-    """The event, its delivery and the NOTIFY held back (`core.store.sql.later`): they go with the
-    transaction's next statement or its commit, as one statement with whatever else was
-    held back, not three round trips (four with the plan-status announcement).
-
-    This runs on every change a webhook makes, so it skips the ORM; the foreign key from
-    the delivery to the event is checked at the end of the statement, when both rows exist.
-    """
-    await sql.later(
-        connection,
-        _EVENT_INSERT,
-        [
-            event.id,
-            event.type,
-            event.occurred_at,
-            event.provider_key,
-            event.provider_event_id,
-            event.consumer_key,
-            event.consumer_tenant_id,
-            orjson.dumps(event.data).decode(),
-            event.created_at,
-        ],
-    )
-    await sql.later(
-        connection,
-        _DELIVERY_INSERT,
-        [uuid.uuid4(), event.id, event.consumer_key, event.type, event.created_at],
-    )
-    await sql.notify_later(connection, NOTIFY_CHANNEL, event.consumer_key)
+    # Held back (`core.store.sql.later`): with the transaction's next statement or its commit,
+    # as one statement with whatever else was held back on PostgreSQL. The delivery's foreign
+    # key to the event is checked at the end of that statement, when both rows exist.
+    await records.insert(connection, event)
+    await records.insert(connection, delivery)
+    await sql.notify_later(connection, NOTIFY_CHANNEL, consumer_key)
     if also_notify is not None:
-        await sql.notify_later(connection, also_notify, event.consumer_tenant_id)
-    event._saved_in_db = True
+        await sql.notify_later(connection, also_notify, consumer_tenant_id)
+    return event

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.consumers import DeliveryOutcome
+from core.models.delivery import DELIVERED, FAILED, PENDING
 
 GONE = 410
 MAX_RETRY_AFTER = 24 * 3600.0
@@ -57,9 +58,9 @@ def decide(
     attempts; 410 Gone ends the delivery at once.
     """
     if outcome.succeeded:
-        return Decision("delivered")
+        return Decision(DELIVERED)
     if outcome.status_code == GONE or attempts_in_run > len(schedule):
-        return Decision("failed")
+        return Decision(FAILED)
     step = schedule[attempts_in_run - 1]
     delay = retry_delay(step, jitter, outcome.retry_after, rng)
-    return Decision("pending", now + timedelta(seconds=delay))
+    return Decision(PENDING, now + timedelta(seconds=delay))

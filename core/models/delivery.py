@@ -12,6 +12,17 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
+PENDING = "pending"
+"""Waiting for its attempt (`next_attempt_at`), the first or a retry."""
+IN_FLIGHT = "in_flight"
+"""Leased by a dispatcher (`lease_owner` until `lease_expires_at`) and being sent."""
+DELIVERED = "delivered"
+"""A consumer answered 2xx; final."""
+FAILED = "failed"
+"""Out of retries (or refused for good); final until an operator retries it."""
+STATUSES = (PENDING, IN_FLIGHT, DELIVERED, FAILED)
+"""Every status of an `EventDelivery`, in the order one moves through them."""
+
 
 class NormalizedEvent(Model):
     """A provider-neutral event (`subscription.updated`, ...) for one consumer's tenant."""

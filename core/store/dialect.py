@@ -1,7 +1,9 @@
 """The one answer to "is this PostgreSQL?", and the one placeholder scheme of every statement.
 
-Every statement in the code is written once, with PostgreSQL's `$1, $2, ...` placeholders in
-order, each used once; `for_dialect` gives SQLite's form (`?`), cached. Where PostgreSQL needs a
+Every statement in the code is written once, with PostgreSQL's `$1, $2, ...` placeholders;
+`for_dialect` gives SQLite's form, cached: `?1, ?2, ...`, SQLite's numbered parameters, which
+mean what `$n` means to PostgreSQL (a value may be named twice; the values are passed once, in
+number order). Where PostgreSQL needs a
 statement of its own (`FOR UPDATE SKIP LOCKED`, a count through `RETURNING`), the subdomain's
 queries module writes both as a `PerDialect` and the caller takes `.of(connection)`.
 """
@@ -28,8 +30,12 @@ def for_dialect(connection: BaseDBAsyncClient, statement: str) -> str:
         return statement
     found = _SQLITE_FORMS.get(statement)
     if found is None:
-        found = _SQLITE_FORMS[statement] = _PLACEHOLDER.sub("?", statement)
+        found = _SQLITE_FORMS[statement] = _PLACEHOLDER.sub(_numbered, statement)
     return found
+
+
+def _numbered(placeholder: re.Match[str]) -> str:
+    return f"?{placeholder.group()[1:]}"
 
 
 @dataclass(frozen=True)

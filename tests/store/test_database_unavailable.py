@@ -156,7 +156,7 @@ async def test_a_connection_dropped_mid_webhook_is_503_and_keeps_nothing(
     payload = subscription_event("sub_mid", "tenant_mid")
     # The event row, the subscription and the normalized event are written by then: the
     # connection drops at the transaction's last statement, before it reaches the server.
-    proxy.cut_when(b"INSERT INTO event_deliveries")
+    proxy.cut_when(b'INSERT INTO "event_deliveries"')
     assert_unavailable(await post_event(hooks, payload))
     assert proxy.cuts == 1
 
