@@ -2,7 +2,7 @@
 
 Subscriptions and paid purchases of the tenant, each joined to its pricing item, over the
 `subscriptions_tenant_idx` and `purchases_tenant_idx` indexes. Placeholders follow
-`core.store.dialect`'s one scheme (`$n` in order, each once), so the tenant (and the consumer
+`core.store.dialect`'s one scheme (`$n`; SQLite reads `?n`); the tenant (and the consumer
 key, when narrowed) is bound once per half of the UNION.
 """
 

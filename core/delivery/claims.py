@@ -1,11 +1,13 @@
-"""The delivery lease: claiming due deliveries, finishing an attempt under the lease, releasing.
+"""Every transition of a delivery: claiming due ones, finishing an attempt under the lease,
+releasing leases, and the operator's retry (`requeue`). Recording one is the outbox's
+(`core.delivery.outbox`); the statements are in `core.delivery.queries`.
 
 A claimed delivery is `in_flight` with a `lease_owner` and `lease_expires_at`. Due means
 `pending` with `next_attempt_at <= now`, or `in_flight` with an expired lease (its worker
 died). On PostgreSQL one `UPDATE ... WHERE id IN (... FOR UPDATE SKIP LOCKED)`
 claims a batch, so any number of workers can share the table without sending one
-delivery twice at once. On SQLite one dispatcher per database file is the rule; its claim
-still runs in a transaction.
+delivery twice at once. On SQLite the same statement runs without the lock clause (SQLite
+has one writer; one dispatcher per database file is the rule).
 
 Only deliveries in the caller's scope (consumer keys it can send to, and the event types
 each wants) are claimed; the rest stay pending until some process can send them.

@@ -1,6 +1,6 @@
 """The ingest's SQL: stored events, deferred events, links, tenancy and provider-read tasks.
 
-Every statement uses `core.store.dialect`'s one scheme (`$1, $2, ...` in order, each once);
+Every statement uses `core.store.dialect`'s one scheme (`$1, $2, ...`; SQLite reads `?1, ?2`);
 those PostgreSQL needs in its own form (`FOR UPDATE SKIP LOCKED`) are `PerDialect` pairs, and
 those built from a list of id kinds are functions, whose callers cache nothing: the few
 shapes they make are converted once each by `for_dialect`'s cache.

@@ -1,8 +1,8 @@
 """Hand-written SQL for the few reads on hot paths, where building a query through the ORM
 costs more Python than the database spends answering it.
 
-Statements are written with PostgreSQL's `$1, $2, ...` placeholders, in order, each used
-once; for SQLite they become `?`.
+Statements are written with PostgreSQL's `$1, $2, ...` placeholders; for SQLite they become
+`?1, ?2, ...` (`core.store.dialect`).
 
 `fetch` runs a statement inside a PostgreSQL transaction on the driver's connection itself.
 Tortoise's `execute_query` costs a lock, a log call and an upper-cased copy of the statement
