@@ -73,6 +73,12 @@ class Unprocessable(ApiError):
     code = "unprocessable"
 
 
+class CapabilityUnsupported(Unprocessable):
+    """422: the provider cannot do this action (it lacks the capability)."""
+
+    code = "capability_unsupported"
+
+
 class ProviderError(ApiError):
     """502: the payment provider refused or failed; the message is the provider's own."""
 

@@ -89,23 +89,68 @@ class RefundFact:
 
     provider_payment_id: str
     amount: int
+    """The payment's amount (minor units)."""
     amount_refunded: int
+    """Everything refunded of it so far (a total, not this refund's amount)."""
     metadata: Mapping[str, str] = field(default_factory=dict)
+    observed_at: datetime | None = None
+    """As on `SubscriptionFact`: set on an object read back (a refund's answer)."""
+
+
+INVOICE_STATUSES = ("draft", "open", "paid", "void", "uncollectible")
 
 
 @dataclass(frozen=True)
 class InvoiceFact:
-    """A subscription's invoice was paid (renewal) or its payment failed."""
+    """A subscription's (or a tenant's) invoice changed: created, finalized, paid, failed,
+    voided. `paid` says which of the two events products hear about it was: True for a
+    paid invoice (a renewal), False for a failed payment, None for any other change."""
 
     provider_subscription_id: str | None
     provider_customer_id: str | None
-    paid: bool
+    paid: bool | None
     period_start: datetime | None = None
     period_end: datetime | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    provider_invoice_id: str | None = None
+    """None from a provider that does not report invoices as records: nothing is kept."""
+    status: str | None = None
+    """draft | open | paid | void | uncollectible"""
+    number: str | None = None
+    amount_due: int | None = None
+    amount_paid: int | None = None
+    currency: str | None = None
+    hosted_invoice_url: str | None = None
+    invoice_pdf_url: str | None = None
+    provider_payment_id: str | None = None
+    """The payment that pays it, when the provider names one: a dispute of that payment
+    belongs to this invoice's subscription."""
+    observed_at: datetime | None = None
 
 
-Fact = CheckoutSessionFact | SubscriptionFact | PaymentFact | RefundFact | InvoiceFact
+DISPUTE_STATUSES = ("needs_response", "under_review", "won", "lost", "warning_closed")
+DISPUTE_CLOSED = frozenset({"won", "lost", "warning_closed"})
+
+
+@dataclass(frozen=True)
+class DisputeFact:
+    """A payment was disputed (a chargeback), or its dispute moved on."""
+
+    provider_dispute_id: str
+    provider_payment_id: str | None
+    """The disputed payment (Stripe: the payment intent)."""
+    amount: int
+    currency: str
+    reason: str | None
+    status: str
+    """needs_response | under_review | won | lost | warning_closed (a provider's early
+    warnings, `warning_needs_response` and `warning_under_review`, count as the first two)."""
+    provider_charge_id: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    observed_at: datetime | None = None
+
+
+Fact = CheckoutSessionFact | SubscriptionFact | PaymentFact | RefundFact | InvoiceFact | DisputeFact
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from core.config import Settings
-from core.facts import PaymentFact, SubscriptionFact, WebhookEvent
+from core.errors import CapabilityUnsupported
+from core.facts import PaymentFact, RefundFact, SubscriptionFact, WebhookEvent
 
 CheckoutMode = Literal["subscription", "payment"]
 CheckoutStatus = Literal["open", "complete", "expired"]
@@ -23,11 +24,36 @@ CheckoutStatus = Literal["open", "complete", "expired"]
 CAPABILITY_SUBSCRIPTION = "checkout.subscription"
 CAPABILITY_PAYMENT = "checkout.payment"
 CAPABILITY_WEBHOOKS = "webhooks"
-CAPABILITY_ORDER = (CAPABILITY_SUBSCRIPTION, CAPABILITY_PAYMENT, CAPABILITY_WEBHOOKS)
+CAPABILITY_CANCEL = "subscription.cancel"
+CAPABILITY_RESUME = "subscription.resume"
+CAPABILITY_CHANGE = "subscription.change"
+CAPABILITY_PORTAL = "portal"
+CAPABILITY_REFUND = "refund"
+CAPABILITY_INVOICES = "invoices"
+"""The provider reports invoices (as `InvoiceFact`s, from its webhooks)."""
+CAPABILITY_DISPUTES = "disputes"
+"""The provider reports disputes (as `DisputeFact`s, from its webhooks)."""
+CAPABILITY_ORDER = (
+    CAPABILITY_SUBSCRIPTION,
+    CAPABILITY_PAYMENT,
+    CAPABILITY_WEBHOOKS,
+    CAPABILITY_CANCEL,
+    CAPABILITY_RESUME,
+    CAPABILITY_CHANGE,
+    CAPABILITY_PORTAL,
+    CAPABILITY_REFUND,
+    CAPABILITY_INVOICES,
+    CAPABILITY_DISPUTES,
+)
+MANAGING_CAPABILITIES = frozenset(CAPABILITY_ORDER[3:])
+"""Everything a tenant does after checkout (the contract's "Managing what was bought")."""
+
+Proration = Literal["create_prorations", "none", "always_invoice"]
+RefundReason = Literal["requested_by_customer", "duplicate", "fraudulent"]
 
 
 def ordered_capabilities(capabilities: frozenset[str]) -> list[str]:
-    """The contract's order (subscription, payment, webhooks), then any others by name."""
+    """The contract's order (checkout, webhooks, then managing), then any others by name."""
     known = [c for c in CAPABILITY_ORDER if c in capabilities]
     return known + sorted(capabilities - set(CAPABILITY_ORDER))
 
@@ -65,6 +91,10 @@ class CheckoutRequest:
     """The tenant's customer at this provider, when one was already created."""
     idempotency_key: str
     """Stable for one logical request, so a retried request never makes two sessions."""
+    allow_promotion_codes: bool = False
+    """Let the buyer enter a promotion code on the hosted page (providers that have them)."""
+    automatic_tax: bool = False
+    """Let the provider compute tax from the buyer's address (providers that can)."""
 
     @property
     def mode(self) -> CheckoutMode:
@@ -90,6 +120,63 @@ class ProviderCheckoutSession:
     observed_at: datetime | None = None
     """The provider's own time of the session's state (Stripe: its `created`); see
     `core.facts.CheckoutSessionFact.observed_at`."""
+
+
+@dataclass(frozen=True)
+class SubscriptionChange:
+    """Move one subscription to another recurring item (its price at this provider)."""
+
+    provider_subscription_id: str
+    item: CheckoutItem
+    """The new item, with this provider's price (`provider_price_id` is set)."""
+    consumer_key: str
+    consumer_tenant_id: str
+    proration: Proration
+    idempotency_key: str
+    """Stable for one logical request (the caller's `Idempotency-Key` and what it asks)."""
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    description: str
+    amount: int
+    """Minor units; negative for a credit (the unused time of the old plan)."""
+
+
+@dataclass(frozen=True)
+class ChangePreview:
+    """What a change would cost now, as the provider computes it; nothing is changed."""
+
+    amount_due: int
+    currency: str
+    proration_date: datetime
+    lines: tuple[PreviewLine, ...]
+
+
+@dataclass(frozen=True)
+class PortalRequest:
+    provider_customer_id: str
+    return_url: str
+    consumer_key: str
+    consumer_tenant_id: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class PortalSession:
+    """The provider's hosted page where the tenant manages its card, invoices and plan."""
+
+    url: str
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    provider_payment_id: str
+    amount: int
+    """Minor units, at most what is left; the host has checked it against its record."""
+    reason: RefundReason | None
+    idempotency_key: str
 
 
 @dataclass(frozen=True)
@@ -161,6 +248,47 @@ class PaymentProvider(ABC):
     async def sync_price(self, item: CheckoutItem) -> PriceReference | None:
         """Create the item's price at the provider when price sync is on; None when it is off."""
         return None
+
+    # -- managing what was bought -------------------------------------------------------
+    #
+    # Each action returns the provider's object after the action, as a fact with its
+    # `observed_at` (the provider's time of that state; None lets the host use its own
+    # clock at the answer). The host applies it through the webhook path, so the answer
+    # shows the new state at once and the provider's webhook that follows changes nothing.
+    # A provider without the capability keeps these defaults: 422 `capability_unsupported`.
+    # A provider failure raises `ProviderError` (502) and must have changed nothing.
+
+    def unsupported(self, capability: str) -> CapabilityUnsupported:
+        return CapabilityUnsupported(f"provider '{self.key}' does not support {capability}")
+
+    async def cancel_subscription(
+        self, provider_subscription_id: str, *, at_period_end: bool, idempotency_key: str
+    ) -> SubscriptionFact:
+        """Cancel at the end of the period (`cancel_at_period_end`) or now (`canceled`)."""
+        raise self.unsupported(CAPABILITY_CANCEL)
+
+    async def resume_subscription(
+        self, provider_subscription_id: str, *, idempotency_key: str
+    ) -> SubscriptionFact:
+        """Undo a pending cancel at the end of the period."""
+        raise self.unsupported(CAPABILITY_RESUME)
+
+    async def change_subscription(self, change: SubscriptionChange) -> SubscriptionFact:
+        """Move the subscription to the new item's price with the proration asked for; the
+        fact's `provider_price_id` is the new price."""
+        raise self.unsupported(CAPABILITY_CHANGE)
+
+    async def preview_change(self, change: SubscriptionChange) -> ChangePreview:
+        """What the change would be invoiced now; changes nothing at the provider."""
+        raise self.unsupported(CAPABILITY_CHANGE)
+
+    async def create_portal_session(self, request: PortalRequest) -> PortalSession:
+        """A hosted page for the tenant's customer (card, invoices, cancel)."""
+        raise self.unsupported(CAPABILITY_PORTAL)
+
+    async def refund_payment(self, request: RefundRequest) -> RefundFact:
+        """Refund some of a one-time payment; the fact has the payment's refunded total."""
+        raise self.unsupported(CAPABILITY_REFUND)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from core.billing.plan_cache import announce
 from core.errors import ApiError
 from core.facts import (
     CheckoutSessionFact,
+    DisputeFact,
     Fact,
     InvoiceFact,
     PaymentFact,
@@ -38,6 +39,7 @@ _ORDER = {
     PaymentFact: 2,
     InvoiceFact: 3,
     RefundFact: 4,
+    DisputeFact: 5,
 }
 
 
@@ -76,7 +78,7 @@ async def apply_facts(
             await apply_payment(ctx, fact)
         elif isinstance(fact, InvoiceFact):
             await apply_invoice(ctx, fact)
-        else:
+        elif isinstance(fact, RefundFact):
             await apply_refund(ctx, fact)
     await announce(using_db, ctx.touched, notified=ctx.announced)
     return ctx

@@ -18,7 +18,7 @@ from datetime import datetime
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
-from core.facts import CheckoutSessionFact, Fact, PaymentFact, SubscriptionFact
+from core.facts import Fact, SubscriptionFact
 from core.ingest.apply import apply_facts
 from core.store.unit_of_work import unit_of_work
 from core.timeutil import utcnow
@@ -33,11 +33,7 @@ then finds the record (as `core.ingest.intake` does)."""
 def moment(fact: Fact, fallback: datetime) -> datetime:
     """The time a fact is applied at: its `observed_at`, else `fallback` (a provider plugin
     that does not report one)."""
-    observed = fact.observed_at if isinstance(fact, _OBSERVED) else None
-    return observed or fallback
-
-
-_OBSERVED = (CheckoutSessionFact, SubscriptionFact, PaymentFact)
+    return fact.observed_at or fallback
 
 
 def _subscriptions_first(facts: Sequence[Fact]) -> list[Fact]:
