@@ -17,6 +17,11 @@ EVENT_TYPES = (
     "subscription.updated",
     "subscription.canceled",
     "subscription.payment_failed",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "dispute.opened",
+    "dispute.closed",
 )
 """Every normalized event type, in the contract's order: `checkout.*` carry `checkoutSession`,
-`purchase.*` carry `purchase`, `subscription.*` carry `subscription`."""
+`purchase.*` carry `purchase`, `subscription.*` carry `subscription`, `invoice.*` carry
+`invoice`, `dispute.*` carry `dispute`."""

@@ -10,6 +10,8 @@ from typing import Any
 
 from core.models import (
     CheckoutSession,
+    Dispute,
+    Invoice,
     PricingItem,
     PricingItemProviderPrice,
     Purchase,
@@ -125,6 +127,46 @@ def subscription(record: Subscription) -> dict[str, Any]:
         "canceledAt": isoformat(record.canceled_at),
         "trialEnd": isoformat(record.trial_end),
         "endedAt": isoformat(record.ended_at),
+        "createdAt": isoformat(record.created_at),
+        "updatedAt": isoformat(record.updated_at),
+    }
+
+
+def invoice(record: Invoice) -> dict[str, Any]:
+    return {
+        "id": str(record.id),
+        "providerKey": record.provider_key,
+        "providerInvoiceId": record.provider_invoice_id,
+        "subscriptionId": str(record.subscription_id) if record.subscription_id else None,
+        "consumerKey": record.consumer_key,
+        "consumerTenantId": record.consumer_tenant_id,
+        "number": record.number,
+        "status": record.status,
+        "amountDue": record.amount_due,
+        "amountPaid": record.amount_paid,
+        "currency": record.currency,
+        "periodStart": isoformat(record.period_start),
+        "periodEnd": isoformat(record.period_end),
+        "hostedInvoiceUrl": record.hosted_invoice_url,
+        "invoicePdfUrl": record.invoice_pdf_url,
+        "createdAt": isoformat(record.created_at),
+        "updatedAt": isoformat(record.updated_at),
+    }
+
+
+def dispute(record: Dispute) -> dict[str, Any]:
+    return {
+        "id": str(record.id),
+        "providerKey": record.provider_key,
+        "providerDisputeId": record.provider_dispute_id,
+        "purchaseId": str(record.purchase_id) if record.purchase_id else None,
+        "subscriptionId": str(record.subscription_id) if record.subscription_id else None,
+        "consumerKey": record.consumer_key,
+        "consumerTenantId": record.consumer_tenant_id,
+        "amount": record.amount,
+        "currency": record.currency,
+        "reason": record.reason,
+        "status": record.status,
         "createdAt": isoformat(record.created_at),
         "updatedAt": isoformat(record.updated_at),
     }

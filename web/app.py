@@ -24,7 +24,16 @@ from web.input_guard import install_input_guard
 from web.metrics import blueprint as metrics_blueprint
 from web.metrics import install_request_metrics
 from web.request import PaymentsRequest
-from web.routes import billing, checkout, deliveries, health, pricing, providers, webhooks
+from web.routes import (
+    billing,
+    checkout,
+    deliveries,
+    health,
+    managing,
+    pricing,
+    providers,
+    webhooks,
+)
 from web.state import AppState
 
 MAX_BODY_BYTES = 1024 * 1024  # webhooks: 413 above 1 MiB, and no caller needs more
@@ -85,6 +94,7 @@ def create_app(
     app.register_blueprint(checkout.blueprint)
     app.register_blueprint(deliveries.blueprint)
     app.register_blueprint(billing.blueprint)
+    app.register_blueprint(managing.blueprint)
     app.register_blueprint(webhooks.blueprint)
     for blueprints in manager.hook.register_routes():
         for blueprint in blueprints or ():

@@ -21,6 +21,7 @@ SELECT 'p', p.id, p.consumer_key, p.pricing_item_code, p.status, NULL, NULL, NUL
        p.created_at, p.paid_at, i.name, i.kind, i.billing_interval, i.features
   FROM purchases p LEFT JOIN pricing_items i ON i.code = p.pricing_item_code
  WHERE p.consumer_tenant_id = {tenant_p} {narrow_p} AND p.status IN ('paid', 'partially_refunded')
+   AND (p.dispute_status IS NULL OR p.dispute_status <> 'lost')
 """
 
 PLAN_STATUS_ROWS = _PLAN_STATUS_ROWS.format(narrow_s="", tenant_p="$2", narrow_p="")

@@ -17,15 +17,16 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
+from core.catalog.buyable import available_item, priced_item
+from core.checkout import guards
 from core.errors import ApiError, NotFound, ProviderNotConfigured, Unprocessable
 from core.facts import CheckoutSessionFact, Fact, PaymentFact, SubscriptionFact
 from core.ingest.observed import apply_read
-from core.models import CheckoutSession, PricingItem, PricingItemProviderPrice, ProviderCustomer
+from core.models import CheckoutSession, PricingItem, ProviderCustomer
 from core.plugins import Registry
 from core.providers import (
     CAPABILITY_PAYMENT,
     CAPABILITY_SUBSCRIPTION,
-    CheckoutItem,
     CheckoutRequest,
     PaymentProvider,
     ProviderCheckoutSession,
@@ -49,6 +50,9 @@ class CheckoutInput:
     cancel_url: str
     request_key: str
     """The caller's `Idempotency-Key`, else a random id drawn once per incoming request."""
+    allow_additional_subscription: bool = False
+    allow_promotion_codes: bool = False
+    automatic_tax: bool = False
 
 
 def checkout_idempotency_key(provider_key: str, data: CheckoutInput) -> str:
@@ -68,64 +72,6 @@ def checkout_idempotency_key(provider_key: str, data: CheckoutInput) -> str:
     )
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:48]
     return f"platform-payments:checkout:{digest}"
-
-
-async def _available_item(code: str) -> PricingItem:
-    item = await PricingItem.get_or_none(code=code)
-    if item is None:
-        raise NotFound(f"pricing item '{code}' not found", code="pricing_item_not_found")
-    if item.archived_at is not None or not item.active:
-        state = "archived" if item.archived_at is not None else "inactive"
-        raise Unprocessable(
-            f"pricing item '{code}' is {state} and cannot be bought",
-            code="pricing_item_unavailable",
-        )
-    return item
-
-
-def _checkout_item(item: PricingItem, price: PricingItemProviderPrice | None) -> CheckoutItem:
-    return CheckoutItem(
-        code=item.code,
-        name=item.name,
-        description=item.description,
-        kind="recurring" if item.kind == "recurring" else "one_time",
-        unit_amount=item.unit_amount,
-        currency=item.currency,
-        interval=item.interval,
-        interval_count=item.interval_count,
-        trial_days=item.trial_days,
-        provider_price_id=price.provider_price_id if price else None,
-        provider_product_id=price.provider_product_id if price else None,
-    )
-
-
-async def _priced_item(provider: PaymentProvider, item: PricingItem) -> CheckoutItem:
-    """The item with this provider's price, price-syncing it when the provider does that."""
-    price = await PricingItemProviderPrice.get_or_none(item_id=item.id, provider_key=provider.key)
-    if price is not None:
-        return _checkout_item(item, price)
-    synced = await provider.sync_price(_checkout_item(item, None))
-    if synced is None:
-        raise Unprocessable(
-            f"pricing item '{item.code}' has no price for provider '{provider.key}': "
-            "add one to its providerPrices, or turn on price_sync for the provider",
-            code="provider_price_missing",
-        )
-    try:
-        price = await PricingItemProviderPrice.create(
-            item=item,
-            provider_key=provider.key,
-            provider_price_id=synced.provider_price_id,
-            provider_product_id=synced.provider_product_id,
-        )
-    except IntegrityError:
-        # A concurrent checkout synced it first (the provider saw the same keys).
-        price = await PricingItemProviderPrice.get_or_none(
-            item_id=item.id, provider_key=provider.key
-        )
-        if price is None:
-            raise
-    return _checkout_item(item, price)
 
 
 async def _customer_id(provider: PaymentProvider, request: CheckoutRequest) -> str:
@@ -208,11 +154,18 @@ async def create_checkout_session(registry: Registry, data: CheckoutInput) -> Ch
         raise ProviderNotConfigured(
             f"provider '{provider.key}' is not configured: it cannot open a checkout"
         )
-    item = await _available_item(data.pricing_item_code)
+    item = await available_item(data.pricing_item_code)
     _require_capability(provider, item)
-    checkout_item = await _priced_item(provider, item)
+    await guards.refuse_second_subscription(
+        item,
+        data.consumer_key,
+        data.consumer_tenant_id,
+        allowed=data.allow_additional_subscription,
+    )
+    checkout_item = await priced_item(provider, item)
+    trial = await guards.trial_days(item, data.consumer_key, data.consumer_tenant_id)
     request = CheckoutRequest(
-        item=checkout_item,
+        item=replace(checkout_item, trial_days=trial),
         consumer_key=data.consumer_key,
         consumer_tenant_id=data.consumer_tenant_id,
         tenant_name=data.tenant_name,
@@ -222,6 +175,8 @@ async def create_checkout_session(registry: Registry, data: CheckoutInput) -> Ch
         cancel_url=data.cancel_url,
         provider_customer_id=None,
         idempotency_key=checkout_idempotency_key(provider.key, data),
+        allow_promotion_codes=data.allow_promotion_codes,
+        automatic_tax=data.automatic_tax,
     )
     customer_id = await _customer_id(provider, request)
     request = replace(request, provider_customer_id=customer_id)

@@ -27,8 +27,10 @@ from core.facts import (
 )
 from core.ingest.appliers.checkout import apply_checkout_session
 from core.ingest.appliers.context import ApplyContext
+from core.ingest.appliers.disputes import apply_dispute
+from core.ingest.appliers.invoices import apply_invoice
 from core.ingest.appliers.purchases import apply_payment, apply_refund
-from core.ingest.appliers.subscriptions import apply_invoice, apply_subscription
+from core.ingest.appliers.subscriptions import apply_subscription
 from core.plugins import Registry
 from core.store.unit_of_work import unit_of_work
 
@@ -80,6 +82,8 @@ async def apply_facts(
             await apply_invoice(ctx, fact)
         elif isinstance(fact, RefundFact):
             await apply_refund(ctx, fact)
+        else:
+            await apply_dispute(ctx, fact)
     await announce(using_db, ctx.touched, notified=ctx.announced)
     return ctx
 

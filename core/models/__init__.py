@@ -1,6 +1,6 @@
 """Every table of the service, one module per concern; Tortoise loads them from here."""
 
-from core.models.billing import Purchase, Subscription
+from core.models.billing import Dispute, Invoice, Purchase, Subscription
 from core.models.catalog import PricingItem, PricingItemProviderPrice
 from core.models.checkout import CheckoutSession, ProviderCustomer
 from core.models.delivery import DeliveryAttempt, EventDelivery, NormalizedEvent
@@ -13,9 +13,11 @@ from core.models.sandbox import SandboxObject
 __all__ = [
     "CheckoutSession",
     "DeliveryAttempt",
+    "Dispute",
     "EventDelivery",
     "IdempotencyKey",
     "ImportProgress",
+    "Invoice",
     "NormalizedEvent",
     "PricingItem",
     "PricingItemProviderPrice",

@@ -62,6 +62,7 @@ async def test_every_route_answers_as_documented(sandbox_app: Served) -> None:
     await _catalog(api, check)
     await _checkout(sandbox_app, check)
     await _billing(sandbox_app, check)
+    await _managing(sandbox_app, check)
     await _deliveries(api, check)
     await _webhooks_and_inbox(api, check)
     documented = {
@@ -140,6 +141,56 @@ async def _billing(served: Served, check: Checked) -> None:
             "/internal/payments/tenants/tenant_subs/plan-status", query={"consumerKey": ""}
         ),
     )
+
+
+async def _managing(served: Served, check: Checked) -> None:
+    api = served.api
+    sub_id = await paid_subscription(served, tenant="tenant_manage")
+    record = (
+        await api.get(
+            "/internal/payments/subscriptions", query={"consumerTenantId": "tenant_manage"}
+        )
+    ).body["data"][0]
+    subs = "/internal/payments/subscriptions"
+    for action, body in (
+        ("change", {"pricingItemCode": "trial_year", "preview": True}),
+        ("change", {"pricingItemCode": "trial_year"}),
+        ("change", {"pricingItemCode": "lifetime_addon"}),
+        ("change", {"pricingItemCode": 5}),
+        ("cancel", {}),
+        ("resume", {}),
+        ("resume", {}),
+        ("cancel", {"atPeriodEnd": False}),
+        ("cancel", {}),
+    ):
+        route = f"{subs}/{{id}}/{action}"
+        check("post", route, await api.post(f"{subs}/{record['id']}/{action}", json=body))
+        check("post", route, await api.post(f"{subs}/missing/{action}", json=body))
+    assert sub_id
+    purchase = await open_checkout(api, item="lifetime_addon", tenant="tenant_manage")
+    assert (await click(api, purchase, "pay")).status == 303
+    bought = (
+        await api.get("/internal/payments/purchases", query={"consumerTenantId": "tenant_manage"})
+    ).body["data"][0]
+    refunds = "/internal/payments/purchases/{id}/refunds"
+    path = f"/internal/payments/purchases/{bought['id']}/refunds"
+    check("post", refunds, await api.post(path, json={"amount": 100}))
+    check("post", refunds, await api.post(path, json={"amount": 10**9}))
+    check("post", refunds, await api.post(path, json={"amount": -1}))
+    check("post", refunds, await api.post("/internal/payments/purchases/missing/refunds", json={}))
+    portal = "/internal/payments/portal-sessions"
+    wanted = {
+        "consumerKey": "funnel",
+        "consumerTenantId": "tenant_manage",
+        "returnUrl": "http://funnel.test/billing",
+    }
+    check("post", portal, await api.post(portal, json=wanted))
+    check("post", portal, await api.post(portal, json={**wanted, "consumerTenantId": "nobody"}))
+    check("post", portal, await api.post(portal, json={**wanted, "returnUrl": "nope"}))
+    for listing in ("invoices", "disputes"):
+        route = f"/internal/payments/{listing}"
+        check("get", route, await api.get(route, query={"consumerTenantId": "tenant_manage"}))
+        check("get", route, await api.get(route, query={"status": "nonsense"}))
 
 
 async def _deliveries(api: Api, check: Checked) -> None:

@@ -24,6 +24,7 @@ from web.schemas.billing import (
     SubscriptionQuery,
 )
 from web.schemas.common import ErrorBody
+from web.schemas.managing import DisputeList, DisputeQuery, InvoiceList, InvoiceQuery
 from web.state import state
 
 blueprint = Blueprint("billing", __name__, url_prefix="/internal/payments")
@@ -31,12 +32,14 @@ SECURED: list[dict[str, list[str]]] = [{"internalToken": []}]
 MAX_CONSUMER_KEY = 64
 
 
-def _filters(query: PurchaseQuery | SubscriptionQuery) -> lists.BillingFilters:
+def _filters(
+    query: PurchaseQuery | SubscriptionQuery | InvoiceQuery | DisputeQuery,
+) -> lists.BillingFilters:
     return lists.BillingFilters(
         consumer_key=query.consumer_key,
         consumer_tenant_id=query.consumer_tenant_id,
         status=query.status,
-        pricing_item_code=query.pricing_item_code,
+        pricing_item_code=getattr(query, "pricing_item_code", None),
     )
 
 
@@ -67,6 +70,41 @@ async def list_subscriptions(query_args: SubscriptionQuery) -> Response:
     )
     return json_response(
         {"data": [serializers.subscription(s) for s in page.items], "nextCursor": page.next_cursor}
+    )
+
+
+@blueprint.get("/invoices")
+@security_scheme(SECURED)
+@validate_querystring(InvoiceQuery)
+@document_response(InvoiceList, 200)
+@document_response(ErrorBody, 400)
+async def list_invoices(query_args: InvoiceQuery) -> Response:
+    """Invoices kept from the providers' `invoice.*` events, newest first; filters
+    `consumerKey`, `consumerTenantId`, `subscriptionId` (our id), `status`."""
+    page = await lists.list_invoices(
+        _filters(query_args),
+        query_args.subscription_id,
+        limit=query_args.limit,
+        cursor=query_args.cursor,
+    )
+    return json_response(
+        {"data": [serializers.invoice(i) for i in page.items], "nextCursor": page.next_cursor}
+    )
+
+
+@blueprint.get("/disputes")
+@security_scheme(SECURED)
+@validate_querystring(DisputeQuery)
+@document_response(DisputeList, 200)
+@document_response(ErrorBody, 400)
+async def list_disputes(query_args: DisputeQuery) -> Response:
+    """Disputes (chargebacks) of purchases and subscription payments, newest first; filters
+    `consumerKey`, `consumerTenantId`, `status`."""
+    page = await lists.list_disputes(
+        _filters(query_args), limit=query_args.limit, cursor=query_args.cursor
+    )
+    return json_response(
+        {"data": [serializers.dispute(d) for d in page.items], "nextCursor": page.next_cursor}
     )
 
 

@@ -35,8 +35,10 @@ SCOPE = "POST /internal/payments/checkout-sessions"
 async def create_checkout_session(data: CheckoutSessionCreate) -> Response:
     """Open a hosted checkout for a tenant (201); replays under `Idempotency-Key`.
 
-    404 unknown provider key or item, 422 item unavailable or without a price, 502 the
-    provider failed (its message), 503 the provider is not configured.
+    404 unknown provider key or item, 409 `subscription_exists` (a recurring checkout for a
+    tenant with a live subscription of this consumer, unless `allowAdditionalSubscription`),
+    422 item unavailable or without a price, 502 the provider failed (its message), 503 the
+    provider is not configured.
     """
     key = request.headers.get("Idempotency-Key")
     wanted = sessions.CheckoutInput(
@@ -50,6 +52,9 @@ async def create_checkout_session(data: CheckoutSessionCreate) -> Response:
         success_url=data.success_url,
         cancel_url=data.cancel_url,
         request_key=key or f"request:{uuid.uuid4()}",
+        allow_additional_subscription=data.allow_additional_subscription,
+        allow_promotion_codes=data.allow_promotion_codes,
+        automatic_tax=data.automatic_tax,
     )
 
     async def work() -> StoredResponse:

@@ -15,7 +15,7 @@ _KEY = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 MAX_URL = 2048
 
 
-def _checked_url(value: str) -> str:
+def checked_url(value: str) -> str:
     """An absolute http(s) URL, kept byte for byte (`{CHECKOUT_SESSION_ID}` included)."""
     if value != value.strip() or any(c.isspace() for c in value):
         raise ValueError("must not contain whitespace")
@@ -57,10 +57,22 @@ class CheckoutSessionCreate(RequestBody):
         examples=["http://funnel.cs.lvh.me:8080/#/pricing?checkout=cancel"],
     )
 
+    allow_additional_subscription: bool = Field(
+        default=False,
+        description="A tenant with a live subscription of this consumer gets 409 "
+        "`subscription_exists` on a recurring checkout unless this is true (use change).",
+    )
+    allow_promotion_codes: bool = Field(
+        default=False, description="Let the buyer enter a promotion code (providers that can)."
+    )
+    automatic_tax: bool = Field(
+        default=False, description="Let the provider compute tax (providers that can)."
+    )
+
     @field_validator("success_url", "cancel_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return _checked_url(value)
+        return checked_url(value)
 
     @field_validator("billing_email")
     @classmethod

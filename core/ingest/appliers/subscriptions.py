@@ -1,5 +1,7 @@
 """Subscription facts and invoice facts applied to `Subscription` records.
 
+Invoices reach a subscription through `core.ingest.appliers.invoices` (`bill`).
+
 Ordering rule: a subscription fact carries the provider's event time; the record keeps
 the newest time applied (`provider_updated_at`). An older fact is stale and changes
 nothing. Stripe's clock has one-second resolution, so two facts may share a time: then
@@ -18,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from core import serializers
-from core.facts import InvoiceFact, SubscriptionFact
+from core.facts import PRICING_ITEM_CODE, InvoiceFact, SubscriptionFact
 from core.ingest.appliers import links
 from core.ingest.appliers.context import ApplyContext, Tenant, TenantUnknown
 from core.ingest.appliers.tenancy import (
@@ -120,9 +122,13 @@ async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
     if _is_stale(ctx, record, fact):
         ctx.count("subscription", "stale")
         return
-    plan = await item_code_of_price(ctx, fact.provider_price_id)
-    if plan is not None:
-        values["pricing_item_code"] = plan  # a plan change at the provider moves the record
+    plan = await item_code_of_price(ctx, fact.provider_price_id) or fact.metadata.get(
+        PRICING_ITEM_CODE
+    )
+    if plan:
+        # A plan change (ours, which also moves the metadata, or one at the provider to a
+        # price we know) moves the record.
+        values["pricing_item_code"] = plan
     changed = [name for name, value in values.items() if getattr(record, name) != value]
     record.provider_updated_at = ctx.occurred_at
     since = _past_due_since(ctx, record, fact.status)
@@ -143,14 +149,11 @@ async def apply_subscription(ctx: ApplyContext, fact: SubscriptionFact) -> None:
     await emit(ctx, "subscription.canceled" if became_canceled else "subscription.updated", record)
 
 
-async def apply_invoice(ctx: ApplyContext, fact: InvoiceFact) -> None:
-    """`invoice.paid` renews the period; `invoice.payment_failed` tells the product."""
-    if not fact.provider_subscription_id:
-        return  # a one-off invoice: nothing of ours to change
-    record = await find(ctx, fact.provider_subscription_id)
-    if record is None:
-        # Its subscription event has not arrived yet: keep the invoice until it has.
-        raise TenantUnknown(subscription_id=fact.provider_subscription_id)
+async def bill(ctx: ApplyContext, record: Subscription, fact: InvoiceFact) -> None:
+    """A paid invoice renews the period (`subscription.updated`); a failed payment tells the
+    product (`subscription.payment_failed`); any other invoice change does neither."""
+    if fact.paid is None:
+        return
     if not fact.paid:
         await emit(ctx, "subscription.payment_failed", record)
         return
