@@ -412,3 +412,35 @@ async def test_a_refund_of_an_unknown_payment_is_stripes_message(
     with pytest.raises(ProviderError) as failed:
         await provider.refund_payment(refund_request("pi_nope", 100, "refund-1"))
     assert failed.value.message == "No such payment_intent: 'pi_nope'"
+
+
+# -- checkout options ------------------------------------------------------------------
+
+
+async def test_promotion_codes_and_automatic_tax_are_sent_only_when_asked(
+    provider: StripeProvider, stripe_standin: StripeStandIn
+) -> None:
+    plain = checkout_request(STARTER, key="c-plain")
+    customer = await provider.ensure_customer(plain)
+    await provider.create_checkout_session(plain, customer)
+    asked = checkout_request(STARTER, key="c-asked", allow_promotion_codes=True, automatic_tax=True)
+    await provider.create_checkout_session(asked, customer)
+    sent_plain, sent_asked = (
+        r.params for r in stripe_standin.requests_to("post", "/v1/checkout/sessions")
+    )
+    for name in ("allow_promotion_codes", "automatic_tax", "customer_update"):
+        assert name not in sent_plain
+    assert sent_asked["allow_promotion_codes"] is True
+    assert sent_asked["automatic_tax"] == {"enabled": True}
+    assert sent_asked["customer_update"] == {"address": "auto"}
+    assert "trial_period_days" not in sent_asked["subscription_data"]
+
+
+async def test_a_trial_is_sent_only_for_more_than_zero_days(
+    provider: StripeProvider, stripe_standin: StripeStandIn
+) -> None:
+    trial = checkout_request(replace(STARTER, trial_days=14), key="c-trial")
+    customer = await provider.ensure_customer(trial)
+    await provider.create_checkout_session(trial, customer)
+    [call] = stripe_standin.requests_to("post", "/v1/checkout/sessions")
+    assert call.params["subscription_data"]["trial_period_days"] == 14
