@@ -14,7 +14,7 @@ from stripe_provider.settings import StripeSettings
 from stripe_provider.subscriptions import PREVIEW_API_VERSION
 
 from core.errors import ProviderError
-from core.facts import RefundFact
+from core.facts import DisputeFact, InvoiceFact, RefundFact
 from core.providers import (
     MANAGING_CAPABILITIES,
     CheckoutItem,
@@ -23,12 +23,14 @@ from core.providers import (
     RefundRequest,
     SubscriptionChange,
 )
+from tests.support import stripe_events
 from tests.support.stripe_standin.plugins_toml import SECRET_KEY
 from tests.support.stripe_standin.server import StripeStandIn
 
 pytest_plugins = ["tests.support.stripe_standin.pytest_fixtures"]
 
 TENANT = {"consumerKey": "funnel", "consumerTenantId": "tenant_123"}
+WEBHOOK_SECRET = "whsec_standin_managing"
 
 
 def item(code: str, price: str, amount: int, kind: str = "recurring") -> CheckoutItem:
@@ -76,6 +78,7 @@ async def provider(stripe_standin: StripeStandIn) -> AsyncIterator[StripeProvide
             "api_base": stripe_standin.url,
             "request_timeout": 0.5,
             "retry_initial_delay": 0.01,
+            "webhook_secrets": WEBHOOK_SECRET,
         }
     )
     made = StripeProvider("stripe", settings)
@@ -444,3 +447,62 @@ async def test_a_trial_is_sent_only_for_more_than_zero_days(
     await provider.create_checkout_session(trial, customer)
     [call] = stripe_standin.requests_to("post", "/v1/checkout/sessions")
     assert call.params["subscription_data"]["trial_period_days"] == 14
+
+
+# -- what Stripe reports afterwards (the stand-in's objects, signed as Stripe signs) --------
+
+
+def received(provider: StripeProvider, payload: dict[str, Any]) -> Any:
+    """The event as the host receives it: signed, verified, parsed."""
+    body = stripe_events.encode(payload)
+    provider.verify_webhook(body, {"Stripe-Signature": stripe_events.sign(body, WEBHOOK_SECRET)})
+    return provider.parse_webhook(body)
+
+
+async def test_a_paid_invoice_of_the_stand_in_names_its_payment(
+    provider: StripeProvider, stripe_standin: StripeStandIn
+) -> None:
+    sub_id = await bought(provider, stripe_standin, STARTER)
+    invoice = stripe_standin.invoice(sub_id)
+    [fact] = received(provider, stripe_standin.event("invoice.paid", invoice["id"])).facts
+    assert isinstance(fact, InvoiceFact)
+    assert (fact.provider_invoice_id, fact.provider_subscription_id, fact.paid) == (
+        invoice["id"],
+        sub_id,
+        True,
+    )
+    assert (fact.status, fact.amount_due, fact.amount_paid, fact.currency) == (
+        "paid",
+        1900,
+        1900,
+        "eur",
+    )
+    assert fact.number == invoice["number"]
+    assert fact.hosted_invoice_url and fact.invoice_pdf_url
+    assert fact.provider_payment_id in stripe_standin.objects
+    assert fact.metadata == {**TENANT, "pricingItemCode": "starter_month"}
+    item = stripe_standin.objects[sub_id]["items"]["data"][0]
+    assert fact.period_end is not None
+    assert int(fact.period_end.timestamp()) == item["current_period_end"]
+
+
+async def test_a_dispute_opened_then_lost(
+    provider: StripeProvider, stripe_standin: StripeStandIn
+) -> None:
+    intent = await bought(provider, stripe_standin, LIFETIME)
+    opened = stripe_standin.dispute(intent, status="warning_needs_response")
+    [fact] = received(provider, stripe_standin.event("charge.dispute.created", opened["id"])).facts
+    assert isinstance(fact, DisputeFact)
+    assert (fact.provider_payment_id, fact.amount, fact.currency, fact.status) == (
+        intent,
+        4900,
+        "eur",
+        "needs_response",
+    )
+    assert fact.reason == "fraudulent"
+    closed = stripe_standin.dispute(intent, status="lost")
+    assert closed["id"] == opened["id"]
+    [fact] = received(provider, stripe_standin.event("charge.dispute.closed", closed["id"])).facts
+    assert isinstance(fact, DisputeFact)
+    assert (fact.provider_dispute_id, fact.status) == (opened["id"], "lost")
+    assert stripe_standin.objects[stripe_standin.objects[intent]["latest_charge"]]["disputed"]
