@@ -301,6 +301,15 @@ def test_a_paid_invoice_of_a_new_api_version() -> None:
         },
     )
     invoice["lines"]["data"] = [_invoice_line(1766829600, 1769508000)]
+    invoice.update(
+        status="paid",
+        number="A1B2C3-0002",
+        amount_due=1900,
+        amount_paid=1900,
+        currency="eur",
+        hosted_invoice_url="https://invoice.stripe.com/i/acct_1/in_1",
+        invoice_pdf="https://pay.stripe.com/invoice/acct_1/in_1/pdf",
+    )
     [fact] = parse("invoice.paid", invoice).facts
     assert fact == InvoiceFact(
         provider_subscription_id="sub_1",
@@ -309,6 +318,15 @@ def test_a_paid_invoice_of_a_new_api_version() -> None:
         period_start=datetime(2025, 12, 27, 10, 0, tzinfo=UTC),
         period_end=datetime(2026, 1, 27, 10, 0, tzinfo=UTC),
         metadata=METADATA,
+        provider_invoice_id=invoice["id"],
+        status="paid",
+        number="A1B2C3-0002",
+        amount_due=1900,
+        amount_paid=1900,
+        currency="eur",
+        hosted_invoice_url="https://invoice.stripe.com/i/acct_1/in_1",
+        invoice_pdf_url="https://pay.stripe.com/invoice/acct_1/in_1/pdf",
+        provider_payment_id=None,
     )
 
 

@@ -22,7 +22,18 @@ async def test_providers_lists_stripe_as_default(api: Api) -> None:
                 "displayName": "Stripe",
                 "default": True,
                 "configured": False,
-                "capabilities": ["checkout.subscription", "checkout.payment", "webhooks"],
+                "capabilities": [
+                    "checkout.subscription",
+                    "checkout.payment",
+                    "webhooks",
+                    "subscription.cancel",
+                    "subscription.resume",
+                    "subscription.change",
+                    "portal",
+                    "refund",
+                    "invoices",
+                    "disputes",
+                ],
             }
         ]
     }

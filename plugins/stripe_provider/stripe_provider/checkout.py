@@ -25,6 +25,11 @@ def session_params(request: CheckoutRequest, provider_customer_id: str) -> Sessi
 
     The success and cancel URLs go as given: the SDK form-encodes them and Stripe
     decodes them, so `{CHECKOUT_SESSION_ID}` arrives intact for Stripe to fill in.
+    Promotion codes and automatic tax are sent only when the request asks for them;
+    automatic tax needs the buyer's address, and since a session always names our
+    customer, Stripe must be allowed to save the address it collects on that customer
+    (`customer_update[address]=auto`). A trial is sent only for more than 0 days (the
+    host sets 0 for a tenant that had a subscription before).
     """
     price = request.item.provider_price_id
     if not price:
@@ -41,6 +46,11 @@ def session_params(request: CheckoutRequest, provider_customer_id: str) -> Sessi
         "cancel_url": request.cancel_url,
         "metadata": metadata,
     }
+    if request.allow_promotion_codes:
+        params["allow_promotion_codes"] = True
+    if request.automatic_tax:
+        params["automatic_tax"] = {"enabled": True}
+        params["customer_update"] = {"address": "auto"}
     if request.mode == "subscription":
         subscription: SessionCreateParamsSubscriptionData = {"metadata": dict(metadata)}
         if request.item.trial_days > 0:

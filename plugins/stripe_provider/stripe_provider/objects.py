@@ -3,7 +3,8 @@
 The same functions read what `retrieve` returns and what webhooks carry, so a
 refreshed checkout and a webhook about it can never disagree. Both old and new API
 versions are read: since 2025-03-31 a subscription's period lives on its items and an
-invoice names its subscription under `parent.subscription_details`.
+invoice names its subscription under `parent.subscription_details` and its payment
+intent under `payments` (before: `subscription` and `payment_intent`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from core.facts import InvoiceFact, PaymentFact, RefundFact, SubscriptionFact
+from core.facts import (
+    INVOICE_STATUSES,
+    DisputeFact,
+    InvoiceFact,
+    PaymentFact,
+    RefundFact,
+    SubscriptionFact,
+)
 from core.timeutil import from_unix
 from stripe_provider.checkout import object_id
 from stripe_provider.metadata import metadata_of
@@ -136,11 +144,36 @@ def _invoice_metadata(data: Mapping[str, Any]) -> dict[str, str]:
     return {**metadata_of(line.get("metadata")), **merged}
 
 
-def invoice_fact(data: Mapping[str, Any], *, paid: bool) -> InvoiceFact:
-    """An invoice; the period is its subscription line's (the invoice's own is the last one)."""
+def _invoice_payment(data: Mapping[str, Any]) -> str | None:
+    """The payment intent that pays an invoice: `payment_intent` (old APIs), or the first of
+    its `payments` (since 2025-03-31, when the event or the read includes them)."""
+    found = object_id(data.get("payment_intent"))
+    if found:
+        return found
+    payment = _first(data.get("payments")).get("payment")
+    return object_id(payment.get("payment_intent")) if isinstance(payment, Mapping) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _amount(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def invoice_fact(data: Mapping[str, Any], *, paid: bool | None) -> InvoiceFact:
+    """An invoice; the period is its subscription line's (the invoice's own is the last one).
+
+    `paid` is which event it came with: True for `invoice.paid`, False for
+    `invoice.payment_failed`, None for any other change. A status Stripe may add later
+    is None (the host keeps the one it has).
+    """
     line = _first(data.get("lines"))
     found = line.get("period")
     period: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    status = data.get("status")
+    currency = _text(data.get("currency"))
     return InvoiceFact(
         provider_subscription_id=_invoice_subscription(data),
         provider_customer_id=object_id(data.get("customer")),
@@ -148,6 +181,38 @@ def invoice_fact(data: Mapping[str, Any], *, paid: bool) -> InvoiceFact:
         period_start=from_unix(period.get("start")),
         period_end=from_unix(period.get("end")),
         metadata=_invoice_metadata(data),
+        provider_invoice_id=_text(data.get("id")),
+        status=status if status in INVOICE_STATUSES else None,
+        number=_text(data.get("number")),
+        amount_due=_amount(data.get("amount_due")),
+        amount_paid=_amount(data.get("amount_paid")),
+        currency=currency.lower() if currency else None,
+        hosted_invoice_url=_text(data.get("hosted_invoice_url")),
+        invoice_pdf_url=_text(data.get("invoice_pdf")),
+        provider_payment_id=_invoice_payment(data),
+    )
+
+
+DISPUTE_STATUSES = {
+    "warning_needs_response": "needs_response",
+    "warning_under_review": "under_review",
+}
+"""Stripe's early warnings (an inquiry before a chargeback) count as the first two steps."""
+
+
+def dispute_fact(data: Mapping[str, Any]) -> DisputeFact:
+    """A dispute of a charge, named by its payment intent (which the host knows)."""
+    status = str(data.get("status") or "needs_response")
+    reason = data.get("reason")
+    return DisputeFact(
+        provider_dispute_id=str(data["id"]),
+        provider_payment_id=object_id(data.get("payment_intent")),
+        amount=int(data.get("amount") or 0),
+        currency=str(data.get("currency") or "").lower(),
+        reason=reason if isinstance(reason, str) else None,
+        status=DISPUTE_STATUSES.get(status, status),
+        provider_charge_id=object_id(data.get("charge")),
+        metadata=metadata_of(data.get("metadata")),
     )
 
 

@@ -16,32 +16,55 @@ import aiohttp
 import stripe
 
 from core.config import Settings
-from core.errors import ProviderNotConfigured
-from core.facts import PaymentFact, SubscriptionFact, WebhookEvent
+from core.errors import ProviderError, ProviderNotConfigured
+from core.facts import PaymentFact, RefundFact, SubscriptionFact, WebhookEvent
 from core.providers import (
+    CAPABILITY_CANCEL,
+    CAPABILITY_CHANGE,
+    CAPABILITY_DISPUTES,
+    CAPABILITY_INVOICES,
     CAPABILITY_PAYMENT,
+    CAPABILITY_PORTAL,
+    CAPABILITY_REFUND,
+    CAPABILITY_RESUME,
     CAPABILITY_SUBSCRIPTION,
     CAPABILITY_WEBHOOKS,
+    ChangePreview,
     CheckoutItem,
     CheckoutRequest,
     PaymentProvider,
+    PortalRequest,
+    PortalSession,
     PriceReference,
     ProviderCheckoutSession,
+    RefundRequest,
+    SubscriptionChange,
 )
-from core.timeutil import from_unix
+from core.timeutil import from_unix, utcnow
 from stripe_provider import idempotency
 from stripe_provider.checkout import checkout_session, session_params
 from stripe_provider.client import build_client, with_retries
 from stripe_provider.customers import customer_params
 from stripe_provider.errors import provider_error
+from stripe_provider.metadata import metadata_of
 from stripe_provider.objects import (
     payment_fact,
     payment_moment,
     subscription_fact,
     subscription_moment,
 )
+from stripe_provider.portal import portal_params, portal_session
 from stripe_provider.prices import price_params, product_params
+from stripe_provider.refunds import refund_params, refunded_fact
 from stripe_provider.settings import StripeSettings
+from stripe_provider.subscriptions import (
+    PREVIEW_API_VERSION,
+    cancel_params,
+    change_params,
+    change_preview,
+    first_item_id,
+    preview_params,
+)
 from stripe_provider.webhooks import parse_event, verify_signature
 
 __all__ = ["StripeProvider", "StripeSettings"]
@@ -66,7 +89,20 @@ class StripeProvider(PaymentProvider):
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return frozenset({CAPABILITY_SUBSCRIPTION, CAPABILITY_PAYMENT, CAPABILITY_WEBHOOKS})
+        return frozenset(
+            {
+                CAPABILITY_SUBSCRIPTION,
+                CAPABILITY_PAYMENT,
+                CAPABILITY_WEBHOOKS,
+                CAPABILITY_CANCEL,
+                CAPABILITY_RESUME,
+                CAPABILITY_CHANGE,
+                CAPABILITY_PORTAL,
+                CAPABILITY_REFUND,
+                CAPABILITY_INVOICES,
+                CAPABILITY_DISPUTES,
+            }
+        )
 
     @property
     def configured(self) -> bool:
@@ -236,6 +272,150 @@ class StripeProvider(PaymentProvider):
             ),
         )
         return PriceReference(provider_price_id=price.id, provider_product_id=product.id)
+
+    # -- managing what was bought -------------------------------------------------------
+    #
+    # Every answer below is Stripe's object right after the action, returned with
+    # `observed_at=None`: it is the state as of now, and a Stripe object carries no time of
+    # its last change (no `updated`), so none of its own timestamps would date this state;
+    # the host then applies it at its own clock, read right after the answer. Every write
+    # carries the host's idempotency key, so a retried action acts once at Stripe.
+
+    async def cancel_subscription(
+        self, provider_subscription_id: str, *, at_period_end: bool, idempotency_key: str
+    ) -> SubscriptionFact:
+        """At the period's end: `cancel_at_period_end=true`; now: Stripe's cancel (DELETE).
+
+        Stripe ignores idempotency keys on DELETE, and cancelling a canceled subscription
+        is an error: when a cancel now fails that way, the subscription is read back, and
+        if it is canceled already (an earlier attempt reached Stripe, its answer was lost)
+        that is the answer.
+        """
+        client = self._stripe()
+        options: stripe.RequestOptions = {"idempotency_key": idempotency_key}
+        if at_period_end:
+            params = cancel_params(at_period_end=True)
+            updated = await self._call(
+                "subscription cancel at period end",
+                lambda: client.v1.subscriptions.update_async(
+                    provider_subscription_id, params, options
+                ),
+            )
+            return subscription_fact(updated.to_dict())
+        try:
+            canceled = await with_retries(
+                lambda: client.v1.subscriptions.cancel_async(
+                    provider_subscription_id, None, options
+                ),
+                retries=self.settings.max_network_retries,
+                initial_delay=self.settings.retry_initial_delay,
+                what="subscription cancel",
+            )
+        except stripe.InvalidRequestError as error:
+            if error.code == "resource_missing":
+                raise provider_error(error, self.key) from None
+            current = await self._subscription_data(provider_subscription_id)
+            if current.get("status") != "canceled":
+                raise provider_error(error, self.key) from None
+            return subscription_fact(current, deleted=True)
+        except (stripe.StripeError, aiohttp.ClientError, OSError, TimeoutError) as error:
+            raise provider_error(error, self.key) from None
+        return subscription_fact(canceled.to_dict(), deleted=True)
+
+    async def resume_subscription(
+        self, provider_subscription_id: str, *, idempotency_key: str
+    ) -> SubscriptionFact:
+        """Undo a pending cancel: `cancel_at_period_end=false`."""
+        client = self._stripe()
+        params = cancel_params(at_period_end=False)
+        updated = await self._call(
+            "subscription resume",
+            lambda: client.v1.subscriptions.update_async(
+                provider_subscription_id, params, {"idempotency_key": idempotency_key}
+            ),
+        )
+        return subscription_fact(updated.to_dict())
+
+    async def _subscription_data(self, provider_subscription_id: str) -> dict[str, Any]:
+        client = self._stripe()
+        subscription = await self._call(
+            "subscription retrieve",
+            lambda: client.v1.subscriptions.retrieve_async(provider_subscription_id),
+        )
+        data: dict[str, Any] = subscription.to_dict()
+        return data
+
+    async def change_subscription(self, change: SubscriptionChange) -> SubscriptionFact:
+        """Read the subscription for its item, then replace that item's price in place."""
+        client = self._stripe()
+        current = await self._subscription_data(change.provider_subscription_id)
+        params = change_params(change, first_item_id(current))
+        updated = await self._call(
+            "subscription change",
+            lambda: client.v1.subscriptions.update_async(
+                change.provider_subscription_id, params, {"idempotency_key": change.idempotency_key}
+            ),
+        )
+        return subscription_fact(updated.to_dict())
+
+    async def preview_change(self, change: SubscriptionChange) -> ChangePreview:
+        """Stripe's upcoming invoice for the change, prorated from now; nothing changes.
+
+        Sent raw to `GET /v1/invoices/upcoming` under `PREVIEW_API_VERSION` (see there for
+        why this one request leaves the SDK's typed services and the pinned version).
+        """
+        client = self._stripe()
+        current = await self._subscription_data(change.provider_subscription_id)
+        now = int(utcnow().timestamp())
+        params = preview_params(change, current, first_item_id(current), now)
+        answer = await self._call(
+            "invoice preview",
+            lambda: client.raw_request_async(
+                "get", "/v1/invoices/upcoming", stripe_version=PREVIEW_API_VERSION, **params
+            ),
+        )
+        data = answer.data
+        if not isinstance(data, dict):
+            raise ProviderError("Stripe answered the invoice preview with no invoice")
+        return change_preview(data, now)
+
+    async def create_portal_session(self, request: PortalRequest) -> PortalSession:
+        """A billing portal session for the tenant's customer."""
+        client = self._stripe()
+        params = portal_params(request)
+        session = await self._call(
+            "billing portal session create",
+            lambda: client.v1.billing_portal.sessions.create_async(
+                params, {"idempotency_key": request.idempotency_key}
+            ),
+        )
+        return portal_session(session.to_dict())
+
+    async def refund_payment(self, request: RefundRequest) -> RefundFact:
+        """Refund part of a payment intent; the fact is its charge's refunded total after.
+
+        The intent is read first for its metadata (what the checkout put on it: the tenant),
+        which the refund carries too; the refund's answer expands its charge, whose
+        `amount_refunded` is the total after this refund. A replay of the same key answers
+        what the first attempt did, so a retried refund refunds once.
+        """
+        client = self._stripe()
+        intent = await self._call(
+            "payment intent retrieve",
+            lambda: client.v1.payment_intents.retrieve_async(request.provider_payment_id),
+        )
+        intent_metadata = metadata_of(intent.to_dict().get("metadata"))
+        params = refund_params(request, intent_metadata)
+        refund = await self._call(
+            "refund create",
+            lambda: client.v1.refunds.create_async(
+                params, {"idempotency_key": request.idempotency_key}
+            ),
+        )
+        charge = refund.to_dict().get("charge")
+        if not isinstance(charge, dict):
+            raise ProviderError("Stripe answered the refund without its charge")
+        return refunded_fact(request.provider_payment_id, charge, intent_metadata)
 
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
         verify_signature(

@@ -20,6 +20,7 @@ from core.timeutil import from_unix, utcnow
 from stripe_provider.checkout import checkout_session, checkout_session_fact
 from stripe_provider.metadata import CONSUMER_KEY
 from stripe_provider.objects import (
+    dispute_fact,
     invoice_fact,
     payment_fact,
     refund_fact,
@@ -136,8 +137,19 @@ PARSERS: dict[str, Callable[[Mapping[str, Any]], tuple[Fact, ...]]] = {
     "customer.subscription.created": lambda o: (subscription_fact(o),),
     "customer.subscription.updated": lambda o: (subscription_fact(o),),
     "customer.subscription.deleted": lambda o: (subscription_fact(o, deleted=True),),
+    "invoice.created": lambda o: (invoice_fact(o, paid=None),),
+    "invoice.finalized": lambda o: (invoice_fact(o, paid=None),),
+    "invoice.updated": lambda o: (invoice_fact(o, paid=None),),
     "invoice.paid": lambda o: (invoice_fact(o, paid=True),),
     "invoice.payment_failed": lambda o: (invoice_fact(o, paid=False),),
+    "invoice.payment_succeeded": lambda o: (invoice_fact(o, paid=None),),
+    "invoice.voided": lambda o: (invoice_fact(o, paid=None),),
+    "invoice.marked_uncollectible": lambda o: (invoice_fact(o, paid=None),),
+    "charge.dispute.created": lambda o: (dispute_fact(o),),
+    "charge.dispute.updated": lambda o: (dispute_fact(o),),
+    "charge.dispute.closed": lambda o: (dispute_fact(o),),
+    "charge.dispute.funds_withdrawn": lambda o: (dispute_fact(o),),
+    "charge.dispute.funds_reinstated": lambda o: (dispute_fact(o),),
     "charge.refunded": _refund,
     "payment_intent.succeeded": _payment_intent,
     "payment_intent.payment_failed": _payment_intent,

@@ -192,3 +192,199 @@ def charge(object_id: str, intent: dict[str, Any]) -> dict[str, Any]:
         metadata={},
     )
     return made
+
+
+def portal_session(object_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A billing portal session at Stripe's hosted URL shape."""
+    made = example("billing_portal.session")
+    made.update(
+        id=object_id,
+        created=now(),
+        customer=params["customer"],
+        return_url=params.get("return_url"),
+        url=f"https://billing.stripe.com/p/session/{object_id}",
+        configuration="bpc_standin_default",
+        flow=None,
+        locale=params.get("locale"),
+        livemode=False,
+    )
+    return made
+
+
+def refund(
+    object_id: str, params: dict[str, Any], paid: dict[str, Any], amount: int
+) -> dict[str, Any]:
+    """A succeeded refund of `amount` of the charge `paid`."""
+    made = example("refund")
+    made.update(
+        id=object_id,
+        created=now(),
+        amount=amount,
+        charge=paid["id"],
+        currency=paid["currency"],
+        payment_intent=paid.get("payment_intent"),
+        reason=params.get("reason"),
+        metadata=dict(params.get("metadata") or {}),
+        status="succeeded",
+        balance_transaction=None,
+    )
+    return made
+
+
+def dispute(object_id: str, paid: dict[str, Any], *, status: str, reason: str) -> dict[str, Any]:
+    """A dispute (chargeback) of the whole charge `paid`."""
+    made = example("dispute")
+    made.update(
+        id=object_id,
+        created=now(),
+        amount=paid["amount"],
+        charge=paid["id"],
+        currency=paid["currency"],
+        payment_intent=paid.get("payment_intent"),
+        reason=reason,
+        status=status,
+        metadata={},
+        livemode=False,
+    )
+    return made
+
+
+def proration_line(
+    object_id: str,
+    *,
+    amount: int,
+    currency: str,
+    description: str,
+    price_object: dict[str, Any],
+    start: int,
+    end: int,
+    subscription_id: str,
+    item_id: str,
+) -> dict[str, Any]:
+    """One proration line of an upcoming invoice (as API version 2025-02-24 shows it)."""
+    made = example("line_item")
+    made.update(
+        id=object_id,
+        amount=amount,
+        currency=currency,
+        description=description,
+        period={"start": start, "end": end},
+        price=price_object,
+        proration=True,
+        subscription=subscription_id,
+        subscription_item=item_id,
+        type="invoiceitem",
+        invoice=None,
+        metadata={},
+    )
+    return made
+
+
+def upcoming_invoice(
+    sub: dict[str, Any], lines: list[dict[str, Any]], currency: str
+) -> dict[str, Any]:
+    """The upcoming invoice of `sub`: a preview, with no id (it does not exist yet)."""
+    made = example("invoice")
+    total = sum(int(line["amount"]) for line in lines)
+    made.update(
+        customer=sub.get("customer"),
+        subscription=sub["id"],
+        currency=currency,
+        amount_due=max(total, 0),
+        amount_paid=0,
+        amount_remaining=max(total, 0),
+        subtotal=total,
+        total=total,
+        status="draft",
+        created=now(),
+        number=None,
+        hosted_invoice_url=None,
+        invoice_pdf=None,
+        metadata={},
+        lines={
+            "object": "list",
+            "data": lines,
+            "has_more": False,
+            "url": f"/v1/invoices/upcoming/lines?subscription={sub['id']}",
+        },
+    )
+    made.pop("id", None)
+    return made
+
+
+def invoice(
+    object_id: str,
+    sub: dict[str, Any],
+    *,
+    status: str,
+    number: str,
+    payment_intent_id: str | None,
+) -> dict[str, Any]:
+    """A subscription's invoice for its current period, in the current API's shape: the
+    subscription under `parent.subscription_details`, its payment under `payments`."""
+    made = example("invoice")
+    item = sub["items"]["data"][0]
+    price_object = item["price"]
+    amount = int(price_object.get("unit_amount") or 0)
+    start, end = item["current_period_start"], item["current_period_end"]
+    line = example("line_item")
+    line.update(
+        id=f"il_{object_id[3:]}",
+        invoice=object_id,
+        amount=amount,
+        currency=price_object["currency"],
+        description=f"1 x {price_object.get('product')} (at {amount / 100:.2f} / month)",
+        period={"start": start, "end": end},
+        metadata=dict(sub.get("metadata") or {}),
+    )
+    made.update(
+        id=object_id,
+        created=now(),
+        customer=sub.get("customer"),
+        currency=price_object["currency"],
+        amount_due=amount,
+        amount_paid=amount if status == "paid" else 0,
+        amount_remaining=0 if status == "paid" else amount,
+        subtotal=amount,
+        total=amount,
+        status=status,
+        number=number,
+        billing_reason="subscription_cycle",
+        hosted_invoice_url=f"https://invoice.stripe.com/i/acct_standin/{object_id}",
+        invoice_pdf=f"https://pay.stripe.com/invoice/acct_standin/{object_id}/pdf",
+        metadata={},
+        period_start=start,
+        period_end=end,
+        parent={
+            "type": "subscription_details",
+            "quote_details": None,
+            "subscription_details": {
+                "metadata": dict(sub.get("metadata") or {}),
+                "subscription": sub["id"],
+            },
+        },
+        lines={"object": "list", "data": [line], "has_more": False, "url": ""},
+        payments={
+            "object": "list",
+            "data": (
+                [
+                    {
+                        **example("invoice_payment"),
+                        "id": f"inpay_{object_id[3:]}",
+                        "invoice": object_id,
+                        "amount_paid": amount if status == "paid" else None,
+                        "amount_requested": amount,
+                        "currency": price_object["currency"],
+                        "status": "paid" if status == "paid" else "open",
+                        "payment": {"type": "payment_intent", "payment_intent": payment_intent_id},
+                    }
+                ]
+                if payment_intent_id
+                else []
+            ),
+            "has_more": False,
+            "url": "",
+        },
+    )
+    made.pop("subscription", None)
+    return made
