@@ -229,7 +229,7 @@ async def test_subscription_lifecycle(hooks: Api) -> None:
                 created=T0 + MONTH,
             ),
             "active",
-            ["subscription.updated"],
+            ["invoice.paid", "subscription.updated"],
         ),
         (
             se.event(
@@ -244,7 +244,7 @@ async def test_subscription_lifecycle(hooks: Api) -> None:
                 created=T0 + 2 * MONTH,
             ),
             "active",
-            ["subscription.payment_failed"],
+            ["invoice.payment_failed", "subscription.payment_failed"],
         ),
         (
             sub_event("updated", "sub_1", "past_due", T0 + 2 * MONTH + 1, period=1),
@@ -505,6 +505,7 @@ async def test_event_for_an_unknown_tenant_is_kept_and_applied_later(hooks: Api)
     assert await event_types("tenant_anon") == [
         "checkout.completed",
         "subscription.created",
+        "invoice.paid",
         "subscription.updated",
     ]
 

@@ -130,7 +130,9 @@ async def test_subscription_checkout_to_cancellation(
     assert await event_types("tenant_123") == [
         "subscription.created",
         "checkout.completed",
+        "invoice.paid",
         "subscription.updated",
+        "invoice.payment_failed",
         "subscription.payment_failed",
         "subscription.updated",
         "subscription.canceled",
@@ -139,7 +141,7 @@ async def test_subscription_checkout_to_cancellation(
         await Subscription.get(provider_subscription_id=subscription["id"])
     ).status == "canceled"
     deliveries = await EventDelivery.filter(consumer_key="funnel").count()
-    assert deliveries == await NormalizedEvent.all().count() == 6
+    assert deliveries == await NormalizedEvent.all().count() == 8
     listed = (
         await api.get("/internal/payments/subscriptions", query={"consumerTenantId": "tenant_123"})
     ).body

@@ -43,9 +43,10 @@ async def find(ctx: ApplyContext, provider_invoice_id: str) -> Invoice | None:
 
 
 def _status(fact: InvoiceFact) -> str:
-    if fact.status in RANK:
-        return str(fact.status)
-    return "paid" if fact.paid else "open"
+    """The invoice's status; an `invoice.paid` event says paid whatever its object says."""
+    if fact.paid:
+        return "paid"
+    return str(fact.status) if fact.status in RANK else "open"
 
 
 async def emit(
