@@ -351,7 +351,6 @@ async def test_a_partial_then_the_rest_refunded(
         "amount": 1000,
         "reason": "requested_by_customer",
         "metadata": metadata,
-        "expand": ["charge"],
     }
     rest = await provider.refund_payment(refund_request(intent, 3900, "refund-2"))
     assert (rest.amount, rest.amount_refunded) == (4900, 4900)
@@ -370,6 +369,17 @@ async def test_the_same_key_twice_refunds_once(
     assert first == again
     assert len(stripe_standin.of_type("refund")) == 1
     assert stripe_standin.requests_to("post", "/v1/refunds")[-1].replayed
+
+
+async def test_a_replayed_refund_answers_the_total_as_it_is_now(
+    provider: StripeProvider, stripe_standin: StripeStandIn
+) -> None:
+    intent = await bought(provider, stripe_standin, LIFETIME)
+    await provider.refund_payment(refund_request(intent, 1000, "refund-1"))
+    await provider.refund_payment(refund_request(intent, 500, "refund-2"))
+    again = await provider.refund_payment(refund_request(intent, 1000, "refund-1"))
+    assert again.amount_refunded == 1500
+    assert len(stripe_standin.of_type("refund")) == 2
 
 
 async def test_a_refund_whose_answer_was_lost_is_retried_under_its_key(

@@ -75,7 +75,13 @@ T = TypeVar("T")
 
 
 class StripeProvider(PaymentProvider):
-    """What it retrieves carries `observed_at`, the object's own time (`objects.py`)."""
+    """What it retrieves carries `observed_at`, the object's own time (`objects.py`).
+
+    What a managing action answers (cancel, resume, change, refund) carries
+    `observed_at=None` instead: the answer is Stripe's state as of now, and a Stripe object
+    has no time of its last change (no `updated`), so none of its timestamps dates it; the
+    host uses its own clock, read right after the answer.
+    """
 
     def __init__(self, key: str, settings: StripeSettings) -> None:
         super().__init__(key, "stripe", "Stripe")
@@ -395,27 +401,38 @@ class StripeProvider(PaymentProvider):
         """Refund part of a payment intent; the fact is its charge's refunded total after.
 
         The intent is read first for its metadata (what the checkout put on it: the tenant),
-        which the refund carries too; the refund's answer expands its charge, whose
-        `amount_refunded` is the total after this refund. A replay of the same key answers
-        what the first attempt did, so a retried refund refunds once.
+        which the refund carries too. After the refund the intent is read again with its
+        latest charge, whose `amount_refunded` is the payment's total so far: never the
+        replayed answer of an earlier attempt (a retry under the same key answers what the
+        first attempt did, which would be older than a refund made since). Should that last
+        read fail, the refund is made and this is a 502: the caller's retry (same key)
+        refunds nothing more and reads again, and Stripe's `charge.refunded` follows anyway.
         """
         client = self._stripe()
-        intent = await self._call(
+        payment_id = request.provider_payment_id
+        before = await self._call(
             "payment intent retrieve",
-            lambda: client.v1.payment_intents.retrieve_async(request.provider_payment_id),
+            lambda: client.v1.payment_intents.retrieve_async(payment_id),
         )
-        intent_metadata = metadata_of(intent.to_dict().get("metadata"))
+        intent_metadata = metadata_of(before.to_dict().get("metadata"))
         params = refund_params(request, intent_metadata)
-        refund = await self._call(
+        await self._call(
             "refund create",
             lambda: client.v1.refunds.create_async(
                 params, {"idempotency_key": request.idempotency_key}
             ),
         )
-        charge = refund.to_dict().get("charge")
+        after = await self._call(
+            "payment intent retrieve",
+            lambda: client.v1.payment_intents.retrieve_async(
+                payment_id, {"expand": ["latest_charge"]}
+            ),
+        )
+        data = after.to_dict()
+        charge = data.get("latest_charge")
         if not isinstance(charge, dict):
-            raise ProviderError("Stripe answered the refund without its charge")
-        return refunded_fact(request.provider_payment_id, charge, intent_metadata)
+            raise ProviderError(f"Stripe payment {payment_id} has no charge after the refund")
+        return refunded_fact(payment_id, charge, data.get("metadata"))
 
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
         verify_signature(
