@@ -146,6 +146,27 @@ async def test_resume_undoes_a_pending_cancel(
     assert stripe_standin.objects[sub_id]["cancel_at"] is None
 
 
+async def test_a_replayed_answer_is_read_again_as_it_is_now(
+    provider: StripeProvider, stripe_standin: StripeStandIn
+) -> None:
+    sub_id = await bought(provider, stripe_standin, STARTER)
+    await provider.cancel_subscription(sub_id, at_period_end=True, idempotency_key="k-c")
+    await provider.resume_subscription(sub_id, idempotency_key="k-r")
+    # The cancel's retry replays its first answer (pending cancel), older than the resume.
+    again = await provider.cancel_subscription(sub_id, at_period_end=True, idempotency_key="k-c")
+    assert again.cancel_at_period_end is False
+    assert stripe_standin.requests_to("post", f"/v1/subscriptions/{sub_id}")[-1].replayed
+    assert stripe_standin.requests_to("get", f"/v1/subscriptions/{sub_id}")
+
+
+async def test_a_first_answer_is_not_read_again(
+    provider: StripeProvider, stripe_standin: StripeStandIn
+) -> None:
+    sub_id = await bought(provider, stripe_standin, STARTER)
+    await provider.cancel_subscription(sub_id, at_period_end=True, idempotency_key="k-c")
+    assert stripe_standin.requests_to("get", f"/v1/subscriptions/{sub_id}") == []
+
+
 async def test_cancel_now_ends_it_at_once(
     provider: StripeProvider, stripe_standin: StripeStandIn
 ) -> None:

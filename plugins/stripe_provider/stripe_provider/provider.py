@@ -43,7 +43,7 @@ from core.providers import (
 from core.timeutil import from_unix, utcnow
 from stripe_provider import idempotency
 from stripe_provider.checkout import checkout_session, session_params
-from stripe_provider.client import build_client, with_retries
+from stripe_provider.client import build_client, replayed, with_retries
 from stripe_provider.customers import customer_params
 from stripe_provider.errors import provider_error
 from stripe_provider.metadata import metadata_of
@@ -307,7 +307,7 @@ class StripeProvider(PaymentProvider):
                     provider_subscription_id, params, options
                 ),
             )
-            return subscription_fact(updated.to_dict())
+            return await self._subscription_answer(updated)
         try:
             canceled = await with_retries(
                 lambda: client.v1.subscriptions.cancel_async(
@@ -326,7 +326,7 @@ class StripeProvider(PaymentProvider):
             return subscription_fact(current, deleted=True)
         except (stripe.StripeError, aiohttp.ClientError, OSError, TimeoutError) as error:
             raise provider_error(error, self.key) from None
-        return subscription_fact(canceled.to_dict(), deleted=True)
+        return await self._subscription_answer(canceled, deleted=True)
 
     async def resume_subscription(
         self, provider_subscription_id: str, *, idempotency_key: str
@@ -340,7 +340,18 @@ class StripeProvider(PaymentProvider):
                 provider_subscription_id, params, {"idempotency_key": idempotency_key}
             ),
         )
-        return subscription_fact(updated.to_dict())
+        return await self._subscription_answer(updated)
+
+    async def _subscription_answer(
+        self, answer: stripe.Subscription, *, deleted: bool = False
+    ) -> SubscriptionFact:
+        """The fact of a write's answer; a replayed answer (a retry under the key of an
+        earlier attempt) is the state that attempt left, maybe older than a change made
+        since, so the subscription is read again and that is the answer."""
+        if not replayed(answer):
+            return subscription_fact(answer.to_dict(), deleted=deleted)
+        current = await self._subscription_data(answer.id)
+        return subscription_fact(current, deleted=current.get("status") == "canceled")
 
     async def _subscription_data(self, provider_subscription_id: str) -> dict[str, Any]:
         client = self._stripe()
@@ -362,7 +373,7 @@ class StripeProvider(PaymentProvider):
                 change.provider_subscription_id, params, {"idempotency_key": change.idempotency_key}
             ),
         )
-        return subscription_fact(updated.to_dict())
+        return await self._subscription_answer(updated)
 
     async def preview_change(self, change: SubscriptionChange) -> ChangePreview:
         """Stripe's upcoming invoice for the change, prorated from now; nothing changes.
