@@ -146,6 +146,27 @@ async def test_resume_undoes_a_pending_cancel(
     assert stripe_standin.objects[sub_id]["cancel_at"] is None
 
 
+async def test_a_replayed_answer_is_read_again_as_it_is_now(
+    provider: StripeProvider, stripe_standin: StripeStandIn
+) -> None:
+    sub_id = await bought(provider, stripe_standin, STARTER)
+    await provider.cancel_subscription(sub_id, at_period_end=True, idempotency_key="k-c")
+    await provider.resume_subscription(sub_id, idempotency_key="k-r")
+    # The cancel's retry replays its first answer (pending cancel), older than the resume.
+    again = await provider.cancel_subscription(sub_id, at_period_end=True, idempotency_key="k-c")
+    assert again.cancel_at_period_end is False
+    assert stripe_standin.requests_to("post", f"/v1/subscriptions/{sub_id}")[-1].replayed
+    assert stripe_standin.requests_to("get", f"/v1/subscriptions/{sub_id}")
+
+
+async def test_a_first_answer_is_not_read_again(
+    provider: StripeProvider, stripe_standin: StripeStandIn
+) -> None:
+    sub_id = await bought(provider, stripe_standin, STARTER)
+    await provider.cancel_subscription(sub_id, at_period_end=True, idempotency_key="k-c")
+    assert stripe_standin.requests_to("get", f"/v1/subscriptions/{sub_id}") == []
+
+
 async def test_cancel_now_ends_it_at_once(
     provider: StripeProvider, stripe_standin: StripeStandIn
 ) -> None:
@@ -351,7 +372,6 @@ async def test_a_partial_then_the_rest_refunded(
         "amount": 1000,
         "reason": "requested_by_customer",
         "metadata": metadata,
-        "expand": ["charge"],
     }
     rest = await provider.refund_payment(refund_request(intent, 3900, "refund-2"))
     assert (rest.amount, rest.amount_refunded) == (4900, 4900)
@@ -370,6 +390,17 @@ async def test_the_same_key_twice_refunds_once(
     assert first == again
     assert len(stripe_standin.of_type("refund")) == 1
     assert stripe_standin.requests_to("post", "/v1/refunds")[-1].replayed
+
+
+async def test_a_replayed_refund_answers_the_total_as_it_is_now(
+    provider: StripeProvider, stripe_standin: StripeStandIn
+) -> None:
+    intent = await bought(provider, stripe_standin, LIFETIME)
+    await provider.refund_payment(refund_request(intent, 1000, "refund-1"))
+    await provider.refund_payment(refund_request(intent, 500, "refund-2"))
+    again = await provider.refund_payment(refund_request(intent, 1000, "refund-1"))
+    assert again.amount_refunded == 1500
+    assert len(stripe_standin.of_type("refund")) == 2
 
 
 async def test_a_refund_whose_answer_was_lost_is_retried_under_its_key(

@@ -48,6 +48,18 @@ def build_client(settings: StripeSettings) -> tuple[stripe.StripeClient, stripe.
     return client, http
 
 
+def replayed(answer: stripe.StripeObject) -> bool:
+    """True when Stripe answered a write from its idempotency store (`Idempotent-Replayed`):
+    the answer is the object as the first attempt left it, not as it is now."""
+    response = answer.last_response
+    if response is None:
+        return False
+    return any(
+        name.lower() == "idempotent-replayed" and str(value).lower() == "true"
+        for name, value in response.headers.items()
+    )
+
+
 def timed_out(error: BaseException) -> bool:
     """True when a connection error is the request timeout rather than a failed connection."""
     cause = error.__cause__

@@ -43,7 +43,7 @@ from core.providers import (
 from core.timeutil import from_unix, utcnow
 from stripe_provider import idempotency
 from stripe_provider.checkout import checkout_session, session_params
-from stripe_provider.client import build_client, with_retries
+from stripe_provider.client import build_client, replayed, with_retries
 from stripe_provider.customers import customer_params
 from stripe_provider.errors import provider_error
 from stripe_provider.metadata import metadata_of
@@ -75,7 +75,13 @@ T = TypeVar("T")
 
 
 class StripeProvider(PaymentProvider):
-    """What it retrieves carries `observed_at`, the object's own time (`objects.py`)."""
+    """What it retrieves carries `observed_at`, the object's own time (`objects.py`).
+
+    What a managing action answers (cancel, resume, change, refund) carries
+    `observed_at=None` instead: the answer is Stripe's state as of now, and a Stripe object
+    has no time of its last change (no `updated`), so none of its timestamps dates it; the
+    host uses its own clock, read right after the answer.
+    """
 
     def __init__(self, key: str, settings: StripeSettings) -> None:
         super().__init__(key, "stripe", "Stripe")
@@ -301,7 +307,7 @@ class StripeProvider(PaymentProvider):
                     provider_subscription_id, params, options
                 ),
             )
-            return subscription_fact(updated.to_dict())
+            return await self._subscription_answer(updated)
         try:
             canceled = await with_retries(
                 lambda: client.v1.subscriptions.cancel_async(
@@ -320,7 +326,7 @@ class StripeProvider(PaymentProvider):
             return subscription_fact(current, deleted=True)
         except (stripe.StripeError, aiohttp.ClientError, OSError, TimeoutError) as error:
             raise provider_error(error, self.key) from None
-        return subscription_fact(canceled.to_dict(), deleted=True)
+        return await self._subscription_answer(canceled, deleted=True)
 
     async def resume_subscription(
         self, provider_subscription_id: str, *, idempotency_key: str
@@ -334,7 +340,18 @@ class StripeProvider(PaymentProvider):
                 provider_subscription_id, params, {"idempotency_key": idempotency_key}
             ),
         )
-        return subscription_fact(updated.to_dict())
+        return await self._subscription_answer(updated)
+
+    async def _subscription_answer(
+        self, answer: stripe.Subscription, *, deleted: bool = False
+    ) -> SubscriptionFact:
+        """The fact of a write's answer; a replayed answer (a retry under the key of an
+        earlier attempt) is the state that attempt left, maybe older than a change made
+        since, so the subscription is read again and that is the answer."""
+        if not replayed(answer):
+            return subscription_fact(answer.to_dict(), deleted=deleted)
+        current = await self._subscription_data(answer.id)
+        return subscription_fact(current, deleted=current.get("status") == "canceled")
 
     async def _subscription_data(self, provider_subscription_id: str) -> dict[str, Any]:
         client = self._stripe()
@@ -356,7 +373,7 @@ class StripeProvider(PaymentProvider):
                 change.provider_subscription_id, params, {"idempotency_key": change.idempotency_key}
             ),
         )
-        return subscription_fact(updated.to_dict())
+        return await self._subscription_answer(updated)
 
     async def preview_change(self, change: SubscriptionChange) -> ChangePreview:
         """Stripe's upcoming invoice for the change, prorated from now; nothing changes.
@@ -395,27 +412,38 @@ class StripeProvider(PaymentProvider):
         """Refund part of a payment intent; the fact is its charge's refunded total after.
 
         The intent is read first for its metadata (what the checkout put on it: the tenant),
-        which the refund carries too; the refund's answer expands its charge, whose
-        `amount_refunded` is the total after this refund. A replay of the same key answers
-        what the first attempt did, so a retried refund refunds once.
+        which the refund carries too. After the refund the intent is read again with its
+        latest charge, whose `amount_refunded` is the payment's total so far: never the
+        replayed answer of an earlier attempt (a retry under the same key answers what the
+        first attempt did, which would be older than a refund made since). Should that last
+        read fail, the refund is made and this is a 502: the caller's retry (same key)
+        refunds nothing more and reads again, and Stripe's `charge.refunded` follows anyway.
         """
         client = self._stripe()
-        intent = await self._call(
+        payment_id = request.provider_payment_id
+        before = await self._call(
             "payment intent retrieve",
-            lambda: client.v1.payment_intents.retrieve_async(request.provider_payment_id),
+            lambda: client.v1.payment_intents.retrieve_async(payment_id),
         )
-        intent_metadata = metadata_of(intent.to_dict().get("metadata"))
+        intent_metadata = metadata_of(before.to_dict().get("metadata"))
         params = refund_params(request, intent_metadata)
-        refund = await self._call(
+        await self._call(
             "refund create",
             lambda: client.v1.refunds.create_async(
                 params, {"idempotency_key": request.idempotency_key}
             ),
         )
-        charge = refund.to_dict().get("charge")
+        after = await self._call(
+            "payment intent retrieve",
+            lambda: client.v1.payment_intents.retrieve_async(
+                payment_id, {"expand": ["latest_charge"]}
+            ),
+        )
+        data = after.to_dict()
+        charge = data.get("latest_charge")
         if not isinstance(charge, dict):
-            raise ProviderError("Stripe answered the refund without its charge")
-        return refunded_fact(request.provider_payment_id, charge, intent_metadata)
+            raise ProviderError(f"Stripe payment {payment_id} has no charge after the refund")
+        return refunded_fact(payment_id, charge, data.get("metadata"))
 
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
         verify_signature(

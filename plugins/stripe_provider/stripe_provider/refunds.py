@@ -14,13 +14,11 @@ from stripe_provider.metadata import metadata_of
 
 def refund_params(request: RefundRequest, metadata: Mapping[str, str]) -> RefundCreateParams:
     """A refund of `amount` of the payment intent's charge, with the intent's tenant
-    metadata (so the refund names its tenant in the dashboard), the charge expanded in
-    the answer (its refunded total after this refund)."""
+    metadata (so the refund names its tenant in the dashboard and in its events)."""
     params: RefundCreateParams = {
         "payment_intent": request.provider_payment_id,
         "amount": request.amount,
         "metadata": dict(metadata),
-        "expand": ["charge"],
     }
     if request.reason:
         params["reason"] = request.reason

@@ -605,7 +605,9 @@ class StripeStandIn:
             assert request.transport is not None
             request.transport.abort()
             return response
-        return web.json_response(body, status=status)
+        # Stripe marks an answer replayed from its idempotency store.
+        replayed = {"Idempotent-Replayed": "true"} if record.replayed else None
+        return web.json_response(body, status=status, headers=replayed)
 
     async def _run(self, record: Recorded, handler: Handler) -> tuple[int, dict[str, Any]]:
         """Stripe keeps idempotency keys for POST only: a GET or DELETE ignores its key."""
