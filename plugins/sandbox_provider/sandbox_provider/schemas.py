@@ -40,6 +40,27 @@ class SandboxCheckoutSessionOut(ApiModel):
     expires_at: str | None
 
 
+class SandboxDisputeIn(ApiModel):
+    """Where to move the payment's dispute (it is opened when it has none)."""
+
+    status: str
+    reason: str | None = None
+
+
+class SandboxDisputeOut(ApiModel):
+    """A dispute as the sandbox holds it."""
+
+    id: str
+    provider_key: str
+    status: str
+    reason: str | None
+    amount: int
+    currency: str | None
+    charge: str
+    payment_intent: str
+    created_at: str | None
+
+
 class InboxEntry(ApiModel):
     """One delivery the development inbox received: its `webhook-id` and the event."""
 
