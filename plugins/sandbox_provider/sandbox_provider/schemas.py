@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from web.schemas.common import ApiModel
 
@@ -40,11 +40,15 @@ class SandboxCheckoutSessionOut(ApiModel):
     expires_at: str | None
 
 
+DisputeStatus = Literal["needs_response", "under_review", "won", "lost", "warning_closed"]
+
+
 class SandboxDisputeIn(ApiModel):
     """Where to move the payment's dispute (it is opened when it has none)."""
 
-    status: str
+    status: DisputeStatus
     reason: str | None = None
+    """Default `fraudulent` for a new dispute; up to 64 characters."""
 
 
 class SandboxDisputeOut(ApiModel):
@@ -52,7 +56,7 @@ class SandboxDisputeOut(ApiModel):
 
     id: str
     provider_key: str
-    status: str
+    status: DisputeStatus
     reason: str | None
     amount: int
     currency: str | None
