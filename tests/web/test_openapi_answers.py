@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from core.models import EventDelivery
+from core.models import EventDelivery, Purchase
 from tests.plugins.test_sandbox_flow import (
     CHECKOUTS,
     CONTROLS,
@@ -126,6 +126,19 @@ async def _billing(served: Served, check: Checked) -> None:
         route = f"{CONTROLS}/subscriptions/{{subscription_id}}/{control}"
         check("post", route, await api.post(f"{CONTROLS}/subscriptions/{sub_id}/{control}"))
         check("post", route, await api.post(f"{CONTROLS}/subscriptions/sub_missing/{control}"))
+
+    bought = await open_checkout(api, item="lifetime_addon", tenant="tenant_subs")
+    assert (await click(api, bought, "pay")).status == 303
+    payment = (await Purchase.get(consumer_tenant_id="tenant_subs")).provider_payment_id
+    dispute = f"{CONTROLS}/payment-intents/{{payment_id}}/dispute"
+    for status in ("needs_response", "nonsense", "lost", "won"):  # 200, 400, 200, 409
+        moved = await api.post(
+            f"{CONTROLS}/payment-intents/{payment}/dispute", json={"status": status}
+        )
+        check("post", dispute, moved)
+    check(
+        "post", dispute, await api.post(f"{CONTROLS}/payment-intents/pi_missing/dispute", json={})
+    )
 
     for listing in ("subscriptions", "purchases"):
         route = f"/internal/payments/{listing}"

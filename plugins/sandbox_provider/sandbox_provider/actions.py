@@ -24,11 +24,17 @@ OPEN = "open"
 ENDED = frozenset({"canceled", "incomplete_expired"})
 
 
-async def _emit(
-    conn: BaseDBAsyncClient, provider_key: str, event_type: str, obj: dict[str, Any]
+async def emit(
+    conn: BaseDBAsyncClient,
+    provider_key: str,
+    event_type: str,
+    obj: dict[str, Any],
+    *,
+    clock_of: dict[str, Any] | None = None,
 ) -> None:
-    """Record one pending event about `obj` as it is now (and advance `obj`'s clock)."""
-    created = store.stamp(obj)
+    """Record one pending event about `obj` as it is now (and advance `obj`'s clock, or
+    that of `clock_of`: the stored object `obj` is a view of, as a charge of its payment)."""
+    created = store.stamp(obj if clock_of is None else clock_of)
     body = events.event(store.new_id(store.EVENT), event_type, obj, created)
     await store.create(conn, body["id"], provider_key, store.PENDING_EVENT, body)
 
@@ -51,7 +57,7 @@ def _require_open(row: SandboxObject) -> None:
         )
 
 
-async def _save(conn: BaseDBAsyncClient, row: SandboxObject, data: dict[str, Any]) -> None:
+async def save(conn: BaseDBAsyncClient, row: SandboxObject, data: dict[str, Any]) -> None:
     row.data = data
     await store.save(conn, row)
 
@@ -74,7 +80,13 @@ async def pay(session_id: str, now: datetime | None = None) -> dict[str, Any]:
             trialing = sub["status"] == "trialing"
             amount = 0 if trialing else int(session.get("amount_total") or 0)
             invoice = objects.invoice(
-                store.new_id(store.INVOICE), sub, paid=True, amount=amount, now=now
+                store.new_id(store.INVOICE),
+                sub,
+                paid=True,
+                amount=amount,
+                now=now,
+                number=await store.next_invoice_number(conn, key),
+                billing_reason="subscription_create",
             )
             sub["latest_invoice"] = invoice["id"]
             session.update(
@@ -82,16 +94,16 @@ async def pay(session_id: str, now: datetime | None = None) -> dict[str, Any]:
                 payment_status="no_payment_required" if trialing else "paid",
                 subscription=sub["id"],
             )
-            await _emit(conn, key, events.SUBSCRIPTION_CREATED, sub)
-            await _emit(conn, key, events.INVOICE_PAID, invoice)
+            await emit(conn, key, events.SUBSCRIPTION_CREATED, sub)
+            await emit(conn, key, events.INVOICE_PAID, invoice)
             await store.create(conn, sub["id"], key, store.SUBSCRIPTION, sub)
             await store.create(conn, invoice["id"], key, store.INVOICE, invoice)
         else:
             intent = await _payment_intent(conn, key, session, succeeded=True, now=now)
             session.update(status="complete", payment_status="paid", payment_intent=intent["id"])
         session["completed_at"] = objects.unix(now)
-        await _emit(conn, key, events.CHECKOUT_COMPLETED, session)
-        await _save(conn, row, session)
+        await emit(conn, key, events.CHECKOUT_COMPLETED, session)
+        await save(conn, row, session)
         return session
 
 
@@ -114,7 +126,7 @@ async def _payment_intent(
         return intent
     intent = dict(row.data)
     intent["status"] = "succeeded" if succeeded else "requires_payment_method"
-    await _save(conn, row, intent)
+    await save(conn, row, intent)
     return intent
 
 
@@ -131,10 +143,10 @@ async def decline(session_id: str, now: datetime | None = None) -> dict[str, Any
                 conn, row.provider_key, session, succeeded=False, now=now
             )
             session["payment_intent"] = intent["id"]
-            await _emit(conn, row.provider_key, events.PAYMENT_FAILED, intent)
+            await emit(conn, row.provider_key, events.PAYMENT_FAILED, intent)
         # Subscription mode: Stripe creates no subscription for a declined first payment,
         # so there is nothing to tell the service; the buyer sees the page again.
-        await _save(conn, row, session)
+        await save(conn, row, session)
         return session
 
 
@@ -151,14 +163,17 @@ async def expire(
         _require_open(row)
         session = dict(row.data)
         session["status"] = "expired"
-        await _emit(conn, row.provider_key, events.CHECKOUT_EXPIRED, session)
-        await _save(conn, row, session)
+        await emit(conn, row.provider_key, events.CHECKOUT_EXPIRED, session)
+        await save(conn, row, session)
         return session
 
 
-async def _subscription(conn: BaseDBAsyncClient, subscription_id: str) -> SandboxObject:
+async def live_subscription(
+    conn: BaseDBAsyncClient, subscription_id: str, provider_key: str | None = None
+) -> SandboxObject:
+    """The subscription's row, locked; 404 if unknown (or another key's), 409 if it ended."""
     row = await store.lock(conn, subscription_id, store.SUBSCRIPTION)
-    if row is None:
+    if row is None or (provider_key is not None and row.provider_key != provider_key):
         raise NotFound(
             f"sandbox subscription '{subscription_id}' not found",
             code="sandbox_subscription_not_found",
@@ -185,7 +200,14 @@ async def _new_period_invoice(
     if sub.get("trial_end") and float(sub["trial_end"]) > start:
         sub["trial_end"] = start  # a renewal during the trial ends the trial
     amount = int((sub.get("item") or {}).get("unit_amount") or 0)
-    invoice = objects.invoice(store.new_id(store.INVOICE), sub, paid=paid, amount=amount, now=now)
+    invoice = objects.invoice(
+        store.new_id(store.INVOICE),
+        sub,
+        paid=paid,
+        amount=amount,
+        now=now,
+        number=await store.next_invoice_number(conn, key),
+    )
     sub["latest_invoice"] = invoice["id"]
     await store.create(conn, invoice["id"], key, store.INVOICE, invoice)
     return invoice
@@ -196,19 +218,19 @@ async def renew(subscription_id: str, now: datetime | None = None) -> dict[str, 
     Stripe's retry), any other starts its next period; it is active either way."""
     now = now or utcnow()
     async with unit_of_work() as conn:
-        row = await _subscription(conn, subscription_id)
+        row = await live_subscription(conn, subscription_id)
         sub = dict(row.data)
         open_invoice = await _open_invoice(conn, sub)
         if sub.get("status") == "past_due" and open_invoice is not None:
             invoice = dict(open_invoice.data)
             invoice.update(status="paid", amount_paid=invoice.get("amount_due"))
-            await _save(conn, open_invoice, invoice)
+            await save(conn, open_invoice, invoice)
         else:
             invoice = await _new_period_invoice(conn, row.provider_key, sub, paid=True, now=now)
         sub["status"] = "active"
-        await _emit(conn, row.provider_key, events.SUBSCRIPTION_UPDATED, sub)
-        await _emit(conn, row.provider_key, events.INVOICE_PAID, invoice)
-        await _save(conn, row, sub)
+        await emit(conn, row.provider_key, events.SUBSCRIPTION_UPDATED, sub)
+        await emit(conn, row.provider_key, events.INVOICE_PAID, invoice)
+        await save(conn, row, sub)
         return sub
 
 
@@ -217,7 +239,7 @@ async def fail_next_payment(subscription_id: str, now: datetime | None = None) -
     past_due (a past_due one's open invoice just fails again)."""
     now = now or utcnow()
     async with unit_of_work() as conn:
-        row = await _subscription(conn, subscription_id)
+        row = await live_subscription(conn, subscription_id)
         sub = dict(row.data)
         open_invoice = await _open_invoice(conn, sub)
         if sub.get("status") == "past_due" and open_invoice is not None:
@@ -225,21 +247,31 @@ async def fail_next_payment(subscription_id: str, now: datetime | None = None) -
         else:
             invoice = await _new_period_invoice(conn, row.provider_key, sub, paid=False, now=now)
             sub["status"] = "past_due"
-            await _emit(conn, row.provider_key, events.SUBSCRIPTION_UPDATED, sub)
+            await emit(conn, row.provider_key, events.SUBSCRIPTION_UPDATED, sub)
         invoice["attempt_count"] = int(invoice.get("attempt_count") or 0) + 1
         await store.replace(conn, invoice["id"], invoice)
-        await _emit(conn, row.provider_key, events.INVOICE_PAYMENT_FAILED, invoice)
-        await _save(conn, row, sub)
+        await emit(conn, row.provider_key, events.INVOICE_PAYMENT_FAILED, invoice)
+        await save(conn, row, sub)
         return sub
+
+
+async def cancel_now(conn: BaseDBAsyncClient, row: SandboxObject, now: datetime) -> dict[str, Any]:
+    """End the locked, live subscription `row` now (`customer.subscription.deleted`)."""
+    sub = dict(row.data)
+    sub.update(
+        status="canceled",
+        canceled_at=objects.unix(now),
+        ended_at=objects.unix(now),
+        cancel_at_period_end=False,
+    )
+    await emit(conn, row.provider_key, events.SUBSCRIPTION_DELETED, sub)
+    await save(conn, row, sub)
+    return sub
 
 
 async def cancel_subscription(subscription_id: str, now: datetime | None = None) -> dict[str, Any]:
     """Cancel now (`customer.subscription.deleted`)."""
     now = now or utcnow()
     async with unit_of_work() as conn:
-        row = await _subscription(conn, subscription_id)
-        sub = dict(row.data)
-        sub.update(status="canceled", canceled_at=objects.unix(now), ended_at=objects.unix(now))
-        await _emit(conn, row.provider_key, events.SUBSCRIPTION_DELETED, sub)
-        await _save(conn, row, sub)
-        return sub
+        row = await live_subscription(conn, subscription_id)
+        return await cancel_now(conn, row, now)

@@ -2,7 +2,7 @@
 
 Under `/internal/`, so the host's token guard protects them. Renew (the next payment
 succeeds), fail the next payment (dunning: `invoice.payment_failed`, `past_due`), cancel
-now, and expire an open checkout. Each sends its events through the service's webhook,
+now, expire an open checkout, and open or move a payment's dispute (a chargeback). Each sends its events through the service's webhook,
 as Stripe would, and answers the sandbox's object once the service has accepted them.
 """
 
@@ -12,13 +12,19 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from quart import Blueprint, Response
-from quart_schema import document_response, security_scheme
+from quart import Blueprint, Response, request
+from quart_schema import document_request, document_response, security_scheme
 
-from core.errors import NotFound, ProviderError
-from sandbox_provider import actions, store, views
+from core.errors import FieldProblem, NotFound, ProviderError, ValidationFailed
+from core.facts import DISPUTE_STATUSES
+from sandbox_provider import actions, managing, store, views
 from sandbox_provider.runtime import sandbox_provider
-from sandbox_provider.schemas import SandboxCheckoutSessionOut, SandboxSubscriptionOut
+from sandbox_provider.schemas import (
+    SandboxCheckoutSessionOut,
+    SandboxDisputeIn,
+    SandboxDisputeOut,
+    SandboxSubscriptionOut,
+)
 from sandbox_provider.sender import DeliveryFailed
 from web.responses import json_response
 from web.schemas.common import ErrorBody
@@ -115,3 +121,43 @@ async def expire(session_id: str) -> Response:
     assert expired is not None
     await _flush(key)
     return json_response(views.checkout_session(key, expired))
+
+
+MAX_REASON = 64
+
+
+def _dispute_body(body: object) -> tuple[str, str | None]:
+    if not isinstance(body, dict):
+        raise ValidationFailed([FieldProblem("body", "must be a JSON object")])
+    status, reason = body.get("status"), body.get("reason")
+    problems = []
+    if status not in DISPUTE_STATUSES:
+        problems.append(FieldProblem("status", f"must be one of {', '.join(DISPUTE_STATUSES)}"))
+    if reason is not None and not (
+        isinstance(reason, str) and 0 < len(reason) <= MAX_REASON and "\x00" not in reason
+    ):
+        problems.append(FieldProblem("reason", f"must be text of 1 to {MAX_REASON} characters"))
+    if problems:
+        raise ValidationFailed(problems)
+    return str(status), reason
+
+
+@blueprint.post("/payment-intents/<payment_id>/dispute")
+@security_scheme(SECURED)
+@document_request(SandboxDisputeIn)
+@document_response(SandboxDisputeOut, 200)
+@document_response(ErrorBody, 400)
+@document_response(ErrorBody, 404)
+@document_response(ErrorBody, 409)
+@document_response(ErrorBody, 502)
+async def dispute(payment_id: str) -> Response:
+    """Open a dispute of a succeeded payment (`charge.dispute.created`), or move its dispute:
+    `needs_response`/`under_review` (`charge.dispute.updated`), `won`/`lost`/
+    `warning_closed` (`charge.dispute.closed`). 404 unknown, 409 not succeeded or closed."""
+    key = await _owned(
+        payment_id, store.PAYMENT_INTENT, "sandbox payment intent", "sandbox_payment_not_found"
+    )
+    status, reason = _dispute_body(await request.get_json())
+    data = await managing.dispute(payment_id, status=status, reason=reason, provider_key=key)
+    await _flush(key)
+    return json_response(views.dispute(key, data))

@@ -3,7 +3,8 @@ parsed back into the host's facts when the service receives them at `/webhooks/<
 
 The types mirror Stripe's, so the ingest, the appliers and the normalized events behave as
 they do with Stripe: `checkout.session.completed`/`expired`, `payment_intent.payment_failed`,
-`customer.subscription.created`/`updated`/`deleted`, `invoice.paid`, `invoice.payment_failed`.
+`customer.subscription.created`/`updated`/`deleted`, `invoice.paid`, `invoice.payment_failed`,
+`charge.refunded` (a refund's charge) and `charge.dispute.created`/`updated`/`closed`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ SUBSCRIPTION_UPDATED = "customer.subscription.updated"
 SUBSCRIPTION_DELETED = "customer.subscription.deleted"
 INVOICE_PAID = "invoice.paid"
 INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
+CHARGE_REFUNDED = "charge.refunded"
+DISPUTE_CREATED = "charge.dispute.created"
+DISPUTE_UPDATED = "charge.dispute.updated"
+DISPUTE_CLOSED = "charge.dispute.closed"
 
 _PRIVATE = ("clock",)
 """Bookkeeping fields of a stored object that an event does not carry."""
@@ -53,6 +58,10 @@ PARSERS: dict[str, Callable[[Mapping[str, Any]], tuple[Fact, ...]]] = {
     SUBSCRIPTION_DELETED: lambda o: (objects.subscription_fact(o, deleted=True),),
     INVOICE_PAID: lambda o: (objects.invoice_fact(o, paid=True),),
     INVOICE_PAYMENT_FAILED: lambda o: (objects.invoice_fact(o, paid=False),),
+    CHARGE_REFUNDED: lambda o: (objects.refund_fact(o),),
+    DISPUTE_CREATED: lambda o: (objects.dispute_fact(o),),
+    DISPUTE_UPDATED: lambda o: (objects.dispute_fact(o),),
+    DISPUTE_CLOSED: lambda o: (objects.dispute_fact(o),),
 }
 """The event types the service acts on; any other type parses to an event with no facts."""
 

@@ -18,13 +18,25 @@ from typing import Any, cast
 from core.facts import (
     CONSUMER_KEY,
     CONSUMER_TENANT_ID,
+    DISPUTE_STATUSES,
+    INVOICE_STATUSES,
     PRICING_ITEM_CODE,
     CheckoutSessionFact,
+    DisputeFact,
     InvoiceFact,
     PaymentFact,
+    RefundFact,
     SubscriptionFact,
 )
-from core.providers import CheckoutMode, CheckoutRequest, CheckoutStatus, ProviderCheckoutSession
+from core.providers import (
+    CheckoutItem,
+    CheckoutMode,
+    CheckoutRequest,
+    CheckoutStatus,
+    PreviewLine,
+    Proration,
+    ProviderCheckoutSession,
+)
 from core.timeutil import from_unix
 
 STATUSES = ("open", "complete", "expired")
@@ -88,6 +100,21 @@ def customer(customer_id: str, request: CheckoutRequest) -> dict[str, Any]:
     }
 
 
+def item_data(item: CheckoutItem) -> dict[str, Any]:
+    """What a checkout session and a subscription keep of the item (and its sandbox price)."""
+    return {
+        "code": item.code,
+        "name": item.name,
+        "description": item.description,
+        "unit_amount": item.unit_amount,
+        "currency": item.currency,
+        "interval": item.interval,
+        "interval_count": item.interval_count,
+        "trial_days": item.trial_days,
+        "price": item.provider_price_id,
+    }
+
+
 def checkout_session(
     session_id: str,
     request: CheckoutRequest,
@@ -116,17 +143,7 @@ def checkout_session(
         "success_url": request.success_url,
         "cancel_url": request.cancel_url,
         "metadata": tenant_metadata(request),
-        "item": {
-            "code": item.code,
-            "name": item.name,
-            "description": item.description,
-            "unit_amount": item.unit_amount,
-            "currency": item.currency,
-            "interval": item.interval,
-            "interval_count": item.interval_count,
-            "trial_days": item.trial_days,
-            "price": item.provider_price_id,
-        },
+        "item": item_data(item),
         "tenant": {
             "name": request.tenant_name,
             "legal_name": request.legal_name,
@@ -233,14 +250,25 @@ def subscription_fact(data: Mapping[str, Any], *, deleted: bool = False) -> Subs
 
 
 def invoice(
-    invoice_id: str, sub: Mapping[str, Any], *, paid: bool, amount: int, now: datetime
+    invoice_id: str,
+    sub: Mapping[str, Any],
+    *,
+    paid: bool,
+    amount: int,
+    now: datetime,
+    number: str | None = None,
+    billing_reason: str = "subscription_cycle",
+    lines: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The subscription's invoice for its current period."""
+    """The subscription's invoice for its current period (Stripe's fields; the sandbox has
+    no hosted invoice page nor PDF, so `hosted_invoice_url` and `invoice_pdf` are null)."""
     item = sub.get("item") or {}
     return {
         "id": invoice_id,
         "object": "invoice",
+        "number": number,
         "status": "paid" if paid else "open",
+        "billing_reason": billing_reason,
         "subscription": sub["id"],
         "customer": sub.get("customer"),
         "amount_due": amount,
@@ -248,12 +276,27 @@ def invoice(
         "currency": item.get("currency"),
         "period_start": sub["current_period_start"],
         "period_end": sub["current_period_end"],
+        "hosted_invoice_url": None,
+        "invoice_pdf": None,
+        "payment_intent": None,
+        "lines": lines
+        if lines is not None
+        else [{"description": f"1 x {item.get('name')}", "amount": amount}],
         "created": unix(now),
         "metadata": dict(sub.get("metadata") or {}),
     }
 
 
-def invoice_fact(data: Mapping[str, Any], *, paid: bool) -> InvoiceFact:
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def invoice_fact(data: Mapping[str, Any], *, paid: bool | None) -> InvoiceFact:
+    status = data.get("status")
     return InvoiceFact(
         provider_subscription_id=data.get("subscription"),
         provider_customer_id=data.get("customer"),
@@ -261,6 +304,15 @@ def invoice_fact(data: Mapping[str, Any], *, paid: bool) -> InvoiceFact:
         period_start=from_unix(data.get("period_start")),
         period_end=from_unix(data.get("period_end")),
         metadata=metadata_of(data.get("metadata")),
+        provider_invoice_id=str(data["id"]),
+        status=status if status in INVOICE_STATUSES else None,
+        number=_text(data.get("number")),
+        amount_due=_whole(data.get("amount_due")),
+        amount_paid=_whole(data.get("amount_paid")),
+        currency=_text(data.get("currency")),
+        hosted_invoice_url=_text(data.get("hosted_invoice_url")),
+        invoice_pdf_url=_text(data.get("invoice_pdf")),
+        provider_payment_id=_text(data.get("payment_intent")),
     )
 
 
@@ -293,3 +345,143 @@ def payment_fact(data: Mapping[str, Any]) -> PaymentFact:
         provider_customer_id=data.get("customer"),
         metadata=metadata_of(data.get("metadata")),
     )
+
+
+def charge_id(payment_id: str) -> str:
+    """A payment intent's one charge: `pi_sbx_<hex>` is charged by `ch_sbx_<hex>`."""
+    return "ch_" + payment_id.removeprefix("pi_")
+
+
+def charge(intent: Mapping[str, Any]) -> dict[str, Any]:
+    """The payment intent's charge, as Stripe's `charge.*` events carry it."""
+    amount = int(intent.get("amount") or 0)
+    refunded = int(intent.get("amount_refunded") or 0)
+    return {
+        "id": charge_id(str(intent["id"])),
+        "object": "charge",
+        "payment_intent": intent["id"],
+        "customer": intent.get("customer"),
+        "amount": amount,
+        "amount_refunded": refunded,
+        "refunded": refunded >= amount > 0,
+        "currency": intent.get("currency"),
+        "disputed": bool(intent.get("dispute")),
+        "refunds": {"object": "list", "data": list(intent.get("refunds") or [])},
+        "metadata": dict(intent.get("metadata") or {}),
+    }
+
+
+def refund_fact(data: Mapping[str, Any]) -> RefundFact:
+    """A `charge.refunded` charge: the payment's amount and all that is refunded of it."""
+    return RefundFact(
+        provider_payment_id=str(data["payment_intent"]),
+        amount=int(data["amount"]),
+        amount_refunded=int(data["amount_refunded"]),
+        metadata=metadata_of(data.get("metadata")),
+    )
+
+
+DISPUTE_REASONS = ("fraudulent", "duplicate", "product_not_received", "general")
+
+
+def dispute(
+    dispute_id: str, intent: Mapping[str, Any], *, status: str, reason: str, now: datetime
+) -> dict[str, Any]:
+    """A dispute (chargeback) of what is left of the payment (its amount less refunds)."""
+    amount = int(intent.get("amount") or 0) - int(intent.get("amount_refunded") or 0)
+    return {
+        "id": dispute_id,
+        "object": "dispute",
+        "status": status,
+        "reason": reason,
+        "amount": amount,
+        "currency": intent.get("currency"),
+        "charge": charge_id(str(intent["id"])),
+        "payment_intent": intent["id"],
+        "created": unix(now),
+        "metadata": dict(intent.get("metadata") or {}),
+    }
+
+
+WARNINGS = {"warning_needs_response": "needs_response", "warning_under_review": "under_review"}
+
+
+def dispute_fact(data: Mapping[str, Any]) -> DisputeFact:
+    raw = str(data.get("status") or "")
+    status = WARNINGS.get(raw, raw)
+    if status not in DISPUTE_STATUSES:
+        raise ValueError(f"unknown dispute status {raw!r}")
+    return DisputeFact(
+        provider_dispute_id=str(data["id"]),
+        provider_payment_id=_text(data.get("payment_intent")),
+        amount=int(data["amount"]),
+        currency=str(data["currency"]),
+        reason=_text(data.get("reason")),
+        status=status,
+        provider_charge_id=_text(data.get("charge")),
+        metadata=metadata_of(data.get("metadata")),
+    )
+
+
+def portal_session(
+    session_id: str,
+    *,
+    customer_id: str,
+    return_url: str,
+    url: str,
+    metadata: Mapping[str, str],
+    now: datetime,
+    expires_after: int,
+) -> dict[str, Any]:
+    return {
+        "id": session_id,
+        "object": "billing_portal.session",
+        "customer": customer_id,
+        "return_url": return_url,
+        "url": url,
+        "created": unix(now),
+        "expires_at": unix(now + timedelta(seconds=expires_after)),
+        "metadata": dict(metadata),
+    }
+
+
+def _half_up(value: float) -> int:
+    """Minor units rounded half away from zero (what an invoice line shows)."""
+    return int(value + 0.5) if value >= 0 else -int(-value + 0.5)
+
+
+def remaining_fraction(sub: Mapping[str, Any], now: datetime) -> float:
+    """How much of the current period is still to come at `now` (0 to 1)."""
+    start = float(sub.get("current_period_start") or 0)
+    end = float(sub.get("current_period_end") or 0)
+    if end <= start:
+        return 0.0
+    return min(max((end - unix(now)) / (end - start), 0.0), 1.0)
+
+
+def proration_lines(
+    sub: Mapping[str, Any], new_item: Mapping[str, Any], proration: Proration, now: datetime
+) -> tuple[PreviewLine, ...]:
+    """The lines a change at `now` invoices: the unused time of the old item (a credit) and
+    the remaining time of the new one, each its price times the period still to come. None
+    with `none`, and none during a trial (nothing is charged until it ends), as at Stripe."""
+    if proration == "none" or sub.get("status") == "trialing":
+        return ()
+    old = sub.get("item") or {}
+    fraction = remaining_fraction(sub, now)
+    return (
+        PreviewLine(
+            description=f"Unused time on {old.get('name')}",
+            amount=-_half_up(int(old.get("unit_amount") or 0) * fraction),
+        ),
+        PreviewLine(
+            description=f"Remaining time on {new_item.get('name')}",
+            amount=_half_up(int(new_item.get("unit_amount") or 0) * fraction),
+        ),
+    )
+
+
+def amount_due(lines: tuple[PreviewLine, ...]) -> int:
+    """What the lines ask to be paid now: their sum, never below 0 (a downgrade's credit is
+    not paid out; the sandbox keeps no customer balance to carry it to the next invoice)."""
+    return max(sum(line.amount for line in lines), 0)

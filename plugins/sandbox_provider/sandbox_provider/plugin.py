@@ -6,7 +6,7 @@ from quart import Blueprint
 
 from core.hookspecs import hookimpl
 from core.providers import ProviderPlugin
-from sandbox_provider import controls, inbox, page
+from sandbox_provider import controls, inbox, page, portal
 from sandbox_provider.provider import PLUGIN_NAME, SandboxProvider, SandboxSettings
 
 
@@ -24,4 +24,4 @@ def register_providers() -> list[ProviderPlugin]:
 
 @hookimpl
 def register_routes() -> list[Blueprint]:
-    return [page.blueprint, controls.blueprint, inbox.blueprint]
+    return [page.blueprint, portal.blueprint, controls.blueprint, inbox.blueprint]

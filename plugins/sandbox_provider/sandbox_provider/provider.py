@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -19,26 +20,43 @@ from tortoise.exceptions import IntegrityError
 
 from core.config import Settings
 from core.errors import ConfigurationError, NotFound
-from core.facts import PaymentFact, SubscriptionFact, WebhookEvent
+from core.facts import (
+    CONSUMER_KEY,
+    CONSUMER_TENANT_ID,
+    PaymentFact,
+    RefundFact,
+    SubscriptionFact,
+    WebhookEvent,
+)
 from core.providers import (
     CAPABILITY_PAYMENT,
     CAPABILITY_SUBSCRIPTION,
     CAPABILITY_WEBHOOKS,
+    MANAGING_CAPABILITIES,
+    ChangePreview,
     CheckoutItem,
     CheckoutRequest,
     PaymentProvider,
+    PortalRequest,
+    PortalSession,
     PriceReference,
     ProviderCheckoutSession,
+    RefundRequest,
+    SubscriptionChange,
 )
-from core.timeutil import utcnow
-from sandbox_provider import events, objects, signing, store
-from sandbox_provider.sender import EventSender, Target
+from core.timeutil import from_unix, utcnow
+from sandbox_provider import events, managing, objects, signing, store
+from sandbox_provider.sender import DeliveryFailed, EventSender, Target
 from sandbox_provider.settings import SandboxSettings
 
 __all__ = ["SandboxProvider", "SandboxSettings"]
 
 PLUGIN_NAME = "sandbox"
 PAGE_PATH = "/sandbox/checkout/"
+PORTAL_PATH = "/sandbox/portal/"
+SUBSCRIPTION_TIMES = ("created", "current_period_start", "canceled_at", "ended_at")
+
+log = logging.getLogger("platform_payments.sandbox")
 
 
 def _digest(*parts: str, length: int = 24) -> str:
@@ -72,7 +90,10 @@ class SandboxProvider(PaymentProvider):
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return frozenset({CAPABILITY_SUBSCRIPTION, CAPABILITY_PAYMENT, CAPABILITY_WEBHOOKS})
+        return frozenset(
+            {CAPABILITY_SUBSCRIPTION, CAPABILITY_PAYMENT, CAPABILITY_WEBHOOKS}
+            | MANAGING_CAPABILITIES
+        )
 
     @property
     def configured(self) -> bool:
@@ -141,10 +162,7 @@ class SandboxProvider(PaymentProvider):
 
     async def retrieve_subscription(self, provider_subscription_id: str) -> SubscriptionFact:
         data = await self._object(provider_subscription_id, store.SUBSCRIPTION, "subscription")
-        observed = objects.moment(
-            data, "created", "current_period_start", "canceled_at", "ended_at"
-        )
-        return replace(objects.subscription_fact(data), observed_at=observed)
+        return self._subscription_answer(data)
 
     async def retrieve_payment(self, provider_payment_id: str) -> PaymentFact:
         data = await self._object(provider_payment_id, store.PAYMENT_INTENT, "payment")
@@ -162,3 +180,99 @@ class SandboxProvider(PaymentProvider):
 
     def parse_webhook(self, body: bytes) -> WebhookEvent:
         return events.parse(body)
+
+    # -- managing what was bought ---------------------------------------------------------
+    #
+    # Each action runs in `managing` (one transaction, its events pending), then the events
+    # are sent. A refused flush is logged, not raised: the action happened at the provider,
+    # the events stay pending and go with the next action, and the host applies the answer
+    # (the object's fact, at the time of the sandbox's event about it) itself.
+
+    def portal_url(self, session_id: str) -> str:
+        return f"{self.public_url}{PORTAL_PATH}{session_id}"
+
+    async def send_events(self) -> None:
+        """Flush the pending events; a failure is logged and they stay pending."""
+        try:
+            await self.sender.flush()
+        except DeliveryFailed as error:
+            log.warning(
+                "sandbox events stay pending, sent with the next action: %s",
+                error,
+                extra={"provider_key": self.key},
+            )
+
+    @staticmethod
+    def _subscription_answer(data: dict[str, Any]) -> SubscriptionFact:
+        observed = objects.moment(data, *SUBSCRIPTION_TIMES)
+        return replace(objects.subscription_fact(data), observed_at=observed)
+
+    async def cancel_subscription(
+        self, provider_subscription_id: str, *, at_period_end: bool, idempotency_key: str
+    ) -> SubscriptionFact:
+        sub = await managing.cancel(
+            provider_subscription_id,
+            provider_key=self.key,
+            at_period_end=at_period_end,
+            idempotency_key=idempotency_key,
+        )
+        await self.send_events()
+        return self._subscription_answer(sub)
+
+    async def resume_subscription(
+        self, provider_subscription_id: str, *, idempotency_key: str
+    ) -> SubscriptionFact:
+        sub = await managing.resume(
+            provider_subscription_id, provider_key=self.key, idempotency_key=idempotency_key
+        )
+        await self.send_events()
+        return self._subscription_answer(sub)
+
+    async def change_subscription(self, change: SubscriptionChange) -> SubscriptionFact:
+        sub = await managing.change(
+            change.provider_subscription_id,
+            provider_key=self.key,
+            item=objects.item_data(change.item),
+            proration=change.proration,
+            idempotency_key=change.idempotency_key,
+        )
+        await self.send_events()
+        return self._subscription_answer(sub)
+
+    async def preview_change(self, change: SubscriptionChange) -> ChangePreview:
+        return await managing.preview(
+            change.provider_subscription_id,
+            provider_key=self.key,
+            item=objects.item_data(change.item),
+            proration=change.proration,
+        )
+
+    async def create_portal_session(self, request: PortalRequest) -> PortalSession:
+        """A portal session the same idempotency key finds again; its page is
+        `/sandbox/portal/<id>`, usable for `portal_expires_after` seconds."""
+        session_id = "bps_sbx_" + _digest(self.key, request.idempotency_key, length=32)
+        data = await managing.open_portal(
+            session_id,
+            provider_key=self.key,
+            customer_id=request.provider_customer_id,
+            return_url=request.return_url,
+            url=self.portal_url(session_id),
+            metadata={
+                CONSUMER_KEY: request.consumer_key,
+                CONSUMER_TENANT_ID: request.consumer_tenant_id,
+            },
+            expires_after=self.settings.portal_expires_after,
+        )
+        return PortalSession(url=str(data["url"]), expires_at=from_unix(data.get("expires_at")))
+
+    async def refund_payment(self, request: RefundRequest) -> RefundFact:
+        intent = await managing.refund(
+            request.provider_payment_id,
+            provider_key=self.key,
+            amount=request.amount,
+            reason=request.reason,
+            idempotency_key=request.idempotency_key,
+        )
+        await self.send_events()
+        observed = objects.moment(intent, "created")
+        return replace(objects.refund_fact(objects.charge(intent)), observed_at=observed)

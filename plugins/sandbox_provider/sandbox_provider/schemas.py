@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from web.schemas.common import ApiModel
 
@@ -38,6 +38,31 @@ class SandboxCheckoutSessionOut(ApiModel):
     subscription: str | None
     payment_intent: str | None
     expires_at: str | None
+
+
+DisputeStatus = Literal["needs_response", "under_review", "won", "lost", "warning_closed"]
+
+
+class SandboxDisputeIn(ApiModel):
+    """Where to move the payment's dispute (it is opened when it has none)."""
+
+    status: DisputeStatus
+    reason: str | None = None
+    """Default `fraudulent` for a new dispute; up to 64 characters."""
+
+
+class SandboxDisputeOut(ApiModel):
+    """A dispute as the sandbox holds it."""
+
+    id: str
+    provider_key: str
+    status: DisputeStatus
+    reason: str | None
+    amount: int
+    currency: str | None
+    charge: str
+    payment_intent: str
+    created_at: str | None
 
 
 class InboxEntry(ApiModel):

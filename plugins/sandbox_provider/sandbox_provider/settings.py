@@ -27,6 +27,8 @@ class SandboxSettings(BaseModel):
     """Seconds the sandbox waits for the service to answer one of its events."""
     checkout_expires_after: int = Field(default=86400, ge=60)
     """Seconds a checkout session stays open (Stripe's default: 24 hours)."""
+    portal_expires_after: int = Field(default=3600, ge=60)
+    """Seconds a portal session's page stays usable (Stripe's: about an hour)."""
     display_name: str = "Sandbox"
 
     @field_validator("webhook_secret", mode="before")

@@ -20,6 +20,12 @@ CHECKOUT_SESSION = "checkout_session"
 SUBSCRIPTION = "subscription"
 INVOICE = "invoice"
 PAYMENT_INTENT = "payment_intent"
+PORTAL_SESSION = "portal_session"
+DISPUTE = "dispute"
+REFUND = "refund"
+"""Not a row: a refund is kept in its payment intent's `refunds`; only its id is made here."""
+IDEMPOTENCY = "idempotency"
+"""What an action with an idempotency key did, so a retry with that key does it only once."""
 PENDING_EVENT = "event_pending"
 """An event not yet accepted by the service's webhook; sent (again) on the next action."""
 EVENT = "event"
@@ -33,6 +39,9 @@ PREFIXES = {
     SUBSCRIPTION: "sub",
     INVOICE: "in",
     PAYMENT_INTENT: "pi",
+    PORTAL_SESSION: "bps",
+    DISPUTE: "dp",
+    REFUND: "re",
     EVENT: "evt",
     INBOX: "ibx",
 }
@@ -117,6 +126,16 @@ async def create(
 
 async def save(conn: BaseDBAsyncClient, row: SandboxObject) -> None:
     await row.save(using_db=conn, update_fields=["data", "kind", "updated_at"])
+
+
+async def next_invoice_number(conn: BaseDBAsyncClient, provider_key: str) -> str:
+    """`SBX-0001`, `SBX-0002`...: the key's invoices counted, plus one. Two invoices made at
+    the same instant on PostgreSQL may share a number (the count is not locked); the sandbox
+    keeps numbers for people to read, never as a key."""
+    count = (
+        await SandboxObject.filter(provider_key=provider_key, kind=INVOICE).using_db(conn).count()
+    )
+    return f"SBX-{count + 1:04d}"
 
 
 async def replace(conn: BaseDBAsyncClient, object_id: str, data: dict[str, Any]) -> None:

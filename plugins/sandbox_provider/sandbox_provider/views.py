@@ -56,3 +56,17 @@ def checkout_session(provider_key: str, data: dict[str, Any]) -> dict[str, Any]:
         "paymentIntent": data.get("payment_intent"),
         "expiresAt": _time(data.get("expires_at")),
     }
+
+
+def dispute(provider_key: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": data["id"],
+        "providerKey": provider_key,
+        "status": data.get("status"),
+        "reason": data.get("reason"),
+        "amount": data.get("amount"),
+        "currency": data.get("currency"),
+        "charge": data.get("charge"),
+        "paymentIntent": data.get("payment_intent"),
+        "createdAt": _time(data.get("created")),
+    }
