@@ -40,6 +40,11 @@ class CheckoutSessionFact:
     amount_total: int | None = None
     currency: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    payment_outcome: str | None = None
+    """`paid` or `failed`: the provider's word on the delayed payment of a completed one-time
+    checkout (Stripe's `checkout.session.async_payment_succeeded` / `_failed`). None: the
+    session's `payment_status` decides. The core makes the purchase from it
+    (`core.ingest.appliers.checkout`), so no plugin writes that rule again."""
     observed_at: datetime | None = None
     """The provider's own time of the object's state, on an object read back from the
     provider (a refresh, a provider read): what orders it against events, on the provider's

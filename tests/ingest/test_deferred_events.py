@@ -207,7 +207,11 @@ async def test_applied_when_its_subscription_becomes_known(hooks: Api) -> None:
     record = await Subscription.get(provider_subscription_id="sub_late")
     assert record.current_period_end is not None
     assert int(record.current_period_end.timestamp()) == T0 + 2 * MONTH
-    assert await event_types("tenant_late") == ["subscription.created", "subscription.updated"]
+    assert await event_types("tenant_late") == [
+        "subscription.created",
+        "invoice.paid",
+        "subscription.updated",
+    ]
 
 
 async def test_applied_when_its_payment_becomes_known(hooks: Api) -> None:
@@ -261,6 +265,7 @@ async def test_a_chain_of_waiting_events_is_applied_in_one_go(hooks: Api) -> Non
     assert await event_types("tenant_chain") == [
         "checkout.completed",
         "subscription.created",
+        "invoice.paid",
         "subscription.updated",
     ]
 

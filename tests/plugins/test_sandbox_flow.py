@@ -219,7 +219,11 @@ async def test_pay_completes_a_subscription_and_redirects_to_the_success_url(
     assert status["entitled"] is True
     assert status["status"] == "active"
     assert status["features"] == {"funnels": 5}
-    assert await event_types("tenant_123") == ["subscription.created", "checkout.completed"]
+    assert await event_types("tenant_123") == [
+        "subscription.created",
+        "invoice.paid",
+        "checkout.completed",
+    ]
     stored = await CheckoutSession.get(provider_checkout_session_id=session_id)
     assert (stored.status, stored.payment_status) == ("complete", "paid")
     subscription = await Subscription.get(consumer_tenant_id="tenant_123")
@@ -342,7 +346,7 @@ async def test_two_pays_at_once_complete_the_session_once(served: Served) -> Non
     assert sorted(r.status for r in replies) == [303, 409, 409]
     assert await Subscription.all().count() == 1
     assert await SandboxObject.filter(kind="subscription").count() == 1
-    assert await event_types() == ["subscription.created", "checkout.completed"]
+    assert await event_types() == ["subscription.created", "invoice.paid", "checkout.completed"]
 
 
 async def paid_subscription(served: Served, tenant: str = "tenant_123") -> str:
@@ -386,11 +390,15 @@ async def test_fail_next_payment_then_renew_then_cancel(served: Served) -> None:
     assert (status["status"], status["entitled"]) == ("canceled", False)
     assert await event_types() == [
         "subscription.created",
+        "invoice.paid",
         "checkout.completed",
         "subscription.updated",
+        "invoice.payment_failed",
         "subscription.payment_failed",
         "subscription.updated",
+        "invoice.paid",
         "subscription.updated",
+        "invoice.paid",
         "subscription.canceled",
     ]
 

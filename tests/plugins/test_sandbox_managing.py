@@ -181,6 +181,7 @@ async def test_cancel_at_period_end_then_resume(served: Served) -> None:
     )
     assert await event_types() == [
         "subscription.created",
+        "invoice.paid",
         "checkout.completed",
         "subscription.updated",
         "subscription.updated",

@@ -122,10 +122,12 @@ async def test_the_buttons_act_and_the_service_follows(served: Served) -> None:
     assert (await plan(served.api))["entitled"] is False
     assert await event_types() == [
         "subscription.created",
+        "invoice.paid",
         "checkout.completed",
         "subscription.updated",
         "subscription.updated",
         "subscription.updated",
+        "invoice.paid",
         "subscription.canceled",
     ]
     assert await SandboxObject.filter(kind="event_pending").count() == 0
@@ -155,7 +157,7 @@ async def test_the_portal_answers_html_errors(served: Served) -> None:
         assert reply.headers["content-type"].startswith("text/html"), path
         assert shown in text(reply), (path, text(reply))
         assert "Traceback" not in text(reply)
-    assert await event_types() == ["subscription.created", "checkout.completed"]
+    assert await event_types() == ["subscription.created", "invoice.paid", "checkout.completed"]
 
     row = await SandboxObject.get(id=page.rsplit("/", 1)[1])
     row.data = {**row.data, "expires_at": 1_000_000}

@@ -128,12 +128,14 @@ async def apply_checkout_session(ctx: ApplyContext, fact: CheckoutSessionFact) -
 
 
 def _payment_fact(session: CheckoutSession, fact: CheckoutSessionFact) -> PaymentFact | None:
-    """A completed one-time checkout is a purchase: paid, or pending an async payment."""
+    """A completed one-time checkout is a purchase: paid, or pending an async payment (paid
+    or failed later, as the provider's `payment_outcome` says)."""
     if session.mode != "payment" or session.status != "complete":
         return None
+    status = fact.payment_outcome or ("paid" if session.payment_status in PAID else "pending")
     return PaymentFact(
         provider_payment_id=session.provider_payment_id or session.provider_checkout_session_id,
-        status="paid" if session.payment_status in PAID else "pending",
+        status=status,
         amount=session.amount_total,
         currency=session.currency,
         provider_checkout_session_id=session.provider_checkout_session_id,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
 import stripe
 
 from core.errors import ApiError, WebhookSignatureInvalid
-from core.facts import Fact, PaymentFact, WebhookEvent
+from core.facts import Fact, WebhookEvent
 from core.timeutil import from_unix, utcnow
 from stripe_provider.checkout import checkout_session, checkout_session_fact
 from stripe_provider.metadata import CONSUMER_KEY
@@ -94,23 +95,10 @@ def _refuse_future(header: str, tolerance: int) -> None:
 
 
 def _checkout_facts(session_data: Mapping[str, Any], payment: str | None) -> tuple[Fact, ...]:
-    """The session, plus its payment in payment mode (`payment` forces paid or failed)."""
-    session = checkout_session(session_data)
-    facts: list[Fact] = [checkout_session_fact(session)]
-    if session.mode == "payment" and session.provider_payment_id and session.status != "expired":
-        status = payment or ("paid" if session.payment_status == "paid" else "pending")
-        facts.append(
-            PaymentFact(
-                provider_payment_id=session.provider_payment_id,
-                status=status,
-                amount=session.amount_total,
-                currency=session.currency,
-                provider_checkout_session_id=session.provider_checkout_session_id,
-                provider_customer_id=session.provider_customer_id,
-                metadata=dict(session.metadata),
-            )
-        )
-    return tuple(facts)
+    """The session; `payment` is the delayed payment's outcome (paid or failed), which the
+    core turns into the purchase's state, as it does for every completed one-time checkout."""
+    fact = checkout_session_fact(checkout_session(session_data))
+    return (replace(fact, payment_outcome=payment) if payment else fact,)
 
 
 def _ours(data: Mapping[str, Any]) -> bool:
