@@ -89,6 +89,7 @@ async def test_a_failed_payment_is_told_unless_the_invoice_moved_past_it(databas
         "invoice.payment_failed",
         "subscription.payment_failed",
     ]
+    assert await apply(invoice_fact(paid=False), at=at) == []  # the same failure, replayed
     assert await apply(invoice_fact(paid=False), at=at + timedelta(hours=1)) == [
         "invoice.payment_failed",
         "subscription.payment_failed",

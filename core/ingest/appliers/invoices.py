@@ -112,13 +112,15 @@ async def _keep(
         ctx.count("invoice", "stale")
         return fact.paid is not False  # a renewal only moves the period forward anyway
     was = record.status
+    # A failure at the moment already applied is the same failure again (a replay).
+    again = record.provider_updated_at is not None and ctx.occurred_at <= record.provider_updated_at
     changed = _merge(record, fact, status)
     record.provider_updated_at = ctx.occurred_at
     await records.save_fields(ctx.conn, record, [*changed, "provider_updated_at", "updated_at"])
     ctx.count("invoice", "updated" if changed else "unchanged")
     settled = RANK[was] >= RANK["paid"]
-    if fact.paid is False and settled:
-        return False  # a failure reported after the invoice was paid or voided
+    if fact.paid is False and (settled or again):
+        return False  # a failure reported after the invoice was paid or voided, or told already
     await _announce(ctx, record, subscription, fact, became_paid=was != "paid" == record.status)
     return True
 
