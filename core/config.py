@@ -58,6 +58,11 @@ class Settings:
     `unmatched`: kept, never again tried on its own (`core.ingest.deferred`)."""
     plan_status_cache: bool = True
     """Whether `payments serve` caches plan status (PostgreSQL only; see core/billing/plan_cache.py)."""
+    reconcile_interval: float = 3600.0
+    """Seconds between two sweeps for lapsed subscriptions and overdue checkouts
+    (`core.reconcile.sweep`)."""
+    reconcile_concurrency: int = 4
+    """Provider reads a reconcile run keeps in flight at once."""
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -109,6 +114,8 @@ class Settings:
             past_due_grace_days=_int(env, "PAYMENTS_PAST_DUE_GRACE_DAYS", 0, minimum=0),
             deferred_ttl_hours=_hours(env, "PAYMENTS_DEFERRED_TTL_HOURS", 72.0),
             plan_status_cache=_bool(env, "PAYMENTS_PLAN_STATUS_CACHE", True),
+            reconcile_interval=_float(env, "PAYMENTS_RECONCILE_INTERVAL", 3600.0),
+            reconcile_concurrency=_int(env, "PAYMENTS_RECONCILE_CONCURRENCY", 4, minimum=1),
             env=env,
         )
 

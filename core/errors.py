@@ -86,6 +86,13 @@ class ProviderError(ApiError):
     code = "provider_error"
 
 
+class ProviderObjectMissing(NotFound):
+    """404: the provider has no such object (deleted there, or never made): a read of it
+    reports it `missing at provider` instead of failing like an outage."""
+
+    code = "provider_object_missing"
+
+
 class ProviderNotConfigured(ApiError):
     """503: the provider key exists but lacks the settings it needs to talk to its provider."""
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from core.config import Settings
 from core.errors import CapabilityUnsupported
-from core.facts import PaymentFact, RefundFact, SubscriptionFact, WebhookEvent
+from core.facts import Fact, PaymentFact, RefundFact, SubscriptionFact, WebhookEvent
 
 CheckoutMode = Literal["subscription", "payment"]
 CheckoutStatus = Literal["open", "complete", "expired"]
@@ -236,6 +236,13 @@ class PaymentProvider(ABC):
     async def retrieve_payment(self, provider_payment_id: str) -> PaymentFact:
         """Read a one-time payment back from the provider (checkout refresh), with its
         `observed_at`."""
+
+    async def read_payment(self, provider_payment_id: str) -> tuple[Fact, ...]:
+        """A payment as reconcile re-reads it: its state (`retrieve_payment`), and the
+        refunded total (a `RefundFact`) when the provider reports one; a provider whose
+        payments can be refunded overrides this. An object the provider does not have
+        raises `core.errors.ProviderObjectMissing`, as every retrieve should."""
+        return (await self.retrieve_payment(provider_payment_id),)
 
     @abstractmethod
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:

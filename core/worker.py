@@ -1,5 +1,5 @@
-"""`payments worker`: the delivery dispatcher, the deferred events' safety net and the
-provider-read runner, until SIGTERM or SIGINT.
+"""`payments worker`: the delivery dispatcher, the deferred events' safety net, the
+provider-read runner and the reconcile sweep, until SIGTERM or SIGINT.
 
 On a signal it stops claiming, lets in-flight attempts finish (bounded by the attempt
 timeout), releases anything still leased, and closes the database.
@@ -16,6 +16,7 @@ from core.delivery.dispatcher import Dispatcher
 from core.ingest.deferred import DeferredSweeper
 from core.ingest.provider_reads import ProviderReadRunner
 from core.plugins import build_plugin_manager, load_registry
+from core.reconcile.sweep import ReconcileSweep
 from core.store import db
 
 log = logging.getLogger("platform_payments.delivery")
@@ -32,14 +33,17 @@ async def run_worker(settings: Settings) -> None:
     dispatcher = Dispatcher(settings, registry.consumers)
     sweeper = DeferredSweeper(registry, settings.deferred_ttl_hours)
     reads = ProviderReadRunner(settings, registry)
+    reconcile_sweep = ReconcileSweep(settings.reconcile_interval)
     try:
         await registry.start()
         await dispatcher.start()
         await reads.start()
         sweeper.start()
+        reconcile_sweep.start()
         log.info("worker ready (consumers: %s)", ", ".join(registry.consumers) or "none")
         await stop.wait()
         log.info("worker stopping")
+        await reconcile_sweep.stop()
         await sweeper.stop()
         await reads.stop()
         await dispatcher.stop()

@@ -15,6 +15,7 @@ from core.delivery.dispatcher import Dispatcher
 from core.ingest.deferred import DeferredSweeper
 from core.ingest.provider_reads import start_runner, stop_runner
 from core.plugins import Registry, build_plugin_manager, load_registry
+from core.reconcile.sweep import ReconcileSweep
 from core.store import db
 from web.auth import HEADER, install_token_guard
 from web.errors import install_error_handlers
@@ -32,6 +33,7 @@ from web.routes import (
     managing,
     pricing,
     providers,
+    truth,
     webhooks,
 )
 from web.state import AppState
@@ -95,6 +97,7 @@ def create_app(
     app.register_blueprint(deliveries.blueprint)
     app.register_blueprint(billing.blueprint)
     app.register_blueprint(managing.blueprint)
+    app.register_blueprint(truth.blueprint)
     app.register_blueprint(webhooks.blueprint)
     for blueprints in manager.hook.register_routes():
         for blueprint in blueprints or ():
@@ -145,7 +148,8 @@ def create_app(
 
 async def _start_background(app: Quart, registry: Registry, settings: Settings) -> None:
     """What `payments worker` runs, embedded in `serve`: the delivery dispatcher, the deferred
-    events' safety net and TTL (`core.ingest.deferred`), the provider-read runner."""
+        events' safety net and TTL (`core.ingest.deferred`), the provider-read runner, the reconcile
+    sweep (`core.reconcile.sweep`)."""
     embedded = Dispatcher(settings, registry.consumers)
     app.extensions["payments_dispatcher"] = embedded
     await embedded.start()
@@ -153,9 +157,15 @@ async def _start_background(app: Quart, registry: Registry, settings: Settings) 
     app.extensions["payments_deferred_sweeper"] = sweeper
     sweeper.start()
     app.extensions["payments_provider_reads"] = await start_runner(settings, registry)
+    reconcile_sweep = ReconcileSweep(settings.reconcile_interval)
+    app.extensions["payments_reconcile_sweep"] = reconcile_sweep
+    reconcile_sweep.start()
 
 
 async def _stop_background(app: Quart) -> None:
+    reconcile_sweep: ReconcileSweep | None = app.extensions.pop("payments_reconcile_sweep", None)
+    if reconcile_sweep is not None:
+        await reconcile_sweep.stop()
     sweeper: DeferredSweeper | None = app.extensions.pop("payments_deferred_sweeper", None)
     if sweeper is not None:
         await sweeper.stop()

@@ -138,6 +138,9 @@ def plugins() -> None:
 
 def build_cli() -> click.Group:
     """The CLI with every plugin's commands added."""
+    from web.reconcile_cli import reconcile_command
+
+    cli.add_command(reconcile_command)
     build_plugin_manager().hook.register_commands(cli=cli)
     return cli
 

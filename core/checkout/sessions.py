@@ -20,7 +20,7 @@ from tortoise.exceptions import IntegrityError
 from core.catalog.buyable import available_item, priced_item
 from core.checkout import guards
 from core.errors import ApiError, NotFound, ProviderNotConfigured, Unprocessable
-from core.facts import CheckoutSessionFact, Fact, PaymentFact, SubscriptionFact
+from core.facts import CheckoutSessionFact, Fact, PaymentFact, RefundFact, SubscriptionFact
 from core.ingest.observed import apply_read
 from core.models import CheckoutSession, PricingItem, ProviderCustomer
 from core.plugins import Registry
@@ -225,18 +225,22 @@ def _changed(local: CheckoutSession, remote: ProviderCheckoutSession) -> bool:
 
 async def refresh_facts(provider: PaymentProvider, remote: ProviderCheckoutSession) -> list[Fact]:
     """What a refreshed session says, as the webhooks about it would: the session fact,
-    plus its subscription (subscription mode) or its payment (payment mode).
+    plus its subscription (subscription mode) or its payment and what of it was refunded
+    (payment mode).
 
     Each carries the provider's own time of its state (`observed_at`). A session's object
     tells only when it was opened, so a completed one is dated by what completed it, its
     subscription's or payment's time, when that is later.
     """
     bought: SubscriptionFact | PaymentFact | None = None
+    refunded: list[Fact] = []
     if remote.mode == "subscription" and remote.provider_subscription_id:
         bought = await provider.retrieve_subscription(remote.provider_subscription_id)
     elif remote.mode == "payment" and remote.provider_payment_id:
-        payment = await provider.retrieve_payment(remote.provider_payment_id)
+        read = await provider.read_payment(remote.provider_payment_id)
+        payment = next(fact for fact in read if isinstance(fact, PaymentFact))
         bought = replace(payment, provider_checkout_session_id=remote.provider_checkout_session_id)
+        refunded = [fact for fact in read if isinstance(fact, RefundFact)]
     observed = [remote.observed_at, bought.observed_at if bought is not None else None]
     session_at = max((moment for moment in observed if moment is not None), default=None)
     facts: list[Fact] = [
@@ -256,7 +260,7 @@ async def refresh_facts(provider: PaymentProvider, remote: ProviderCheckoutSessi
     ]
     if bought is not None:
         facts.append(bought)
-    return facts
+    return facts + refunded
 
 
 async def get_checkout_session(

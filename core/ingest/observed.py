@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
 from core.facts import Fact, SubscriptionFact
+from core.ingest.appliers.context import ApplyContext
 from core.ingest.apply import apply_facts
 from core.store.unit_of_work import unit_of_work
 from core.timeutil import utcnow
@@ -41,17 +43,39 @@ def _subscriptions_first(facts: Sequence[Fact]) -> list[Fact]:
     return sorted(facts, key=lambda fact: not isinstance(fact, SubscriptionFact))
 
 
+@dataclass
+class ReadApplied:
+    """What applying a read did: the tenants it touched, and whether any record changed."""
+
+    touched: set[str] = field(default_factory=set)
+    changed: bool = False
+
+
+class _DryRun(Exception):
+    """Raised at the end of a dry run's transaction, so everything it wrote rolls back."""
+
+
+def changed_records(ctx: ApplyContext) -> bool:
+    """Whether applying moved a record: an event went out, or a record was created or
+    updated (some changes, a dispute under review, emit nothing)."""
+    return bool(ctx.emitted) or any(
+        key.endswith((".created", ".updated")) for key, count in ctx.outcomes.items() if count
+    )
+
+
 async def apply_read(
     provider_key: str,
     facts: Sequence[Fact],
     *,
     then: Callable[[BaseDBAsyncClient], Awaitable[None]] | None = None,
-) -> set[str]:
-    """Apply facts read from a provider, each at its own time, in one transaction; the
-    tenants touched. Raises what applying raises (`TenantUnknown`: nothing was kept)."""
+    dry_run: bool = False,
+) -> ReadApplied:
+    """Apply facts read from a provider, each at its own time, in one transaction; what it
+    did. Raises what applying raises (`TenantUnknown`: nothing was kept). A `dry_run` applies
+    them and rolls everything back: what would change, nothing changed and nothing sent."""
     fallback = utcnow()
     for attempt in range(1, ATTEMPTS + 1):
-        touched: set[str] = set()
+        result = ReadApplied()
         try:
             async with unit_of_work() as conn:
                 for fact in _subscriptions_first(facts):
@@ -62,13 +86,18 @@ async def apply_read(
                         provider_event_id=None,
                         using_db=conn,
                     )
-                    touched |= ctx.touched
+                    result.touched |= ctx.touched
+                    result.changed = result.changed or changed_records(ctx)
                 if then is not None:
                     await then(conn)
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            return result
         except IntegrityError as error:
             if attempt == ATTEMPTS:
                 raise
             log.info("applying a provider read again after a write conflict: %s", error)
             continue
-        return touched
+        return result
     raise AssertionError("unreachable")  # pragma: no cover

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -45,6 +45,16 @@ from core.store import records
 from core.timeutil import utcnow
 
 log = logging.getLogger("platform_payments.provider_reads")
+
+Handler = Callable[[Registry, ClaimedRead], Awaitable[None]]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def register_kind(kind: str, handler: Handler) -> None:
+    """Let a subdomain above this one (the reconcile sweep) run its own kind of task here:
+    `handler` reads and applies it, raising to have it retried on the schedule."""
+    _HANDLERS[kind] = handler
+
 
 LEASE_SECONDS = 120.0
 """Longer than a provider read can take (the Stripe plugin's timeout and retries)."""
@@ -124,6 +134,11 @@ class ProviderReadRunner:
             await self._failed(task, error)
 
     async def _read_and_apply(self, task: ClaimedRead) -> None:
+        handler = _HANDLERS.get(task.kind)
+        if handler is not None:
+            await handler(self.registry, task)
+            await provider_read_tasks.finish(task, self.owner, status="done", due_at=utcnow())
+            return
         if task.kind != provider_read_tasks.SUBSCRIPTION:
             raise ValueError(f"no provider read of kind '{task.kind}'")
         known = await records.find(

@@ -16,8 +16,8 @@ import aiohttp
 import stripe
 
 from core.config import Settings
-from core.errors import ProviderError, ProviderNotConfigured
-from core.facts import PaymentFact, RefundFact, SubscriptionFact, WebhookEvent
+from core.errors import ProviderError, ProviderNotConfigured, ProviderObjectMissing
+from core.facts import Fact, PaymentFact, RefundFact, SubscriptionFact, WebhookEvent
 from core.providers import (
     CAPABILITY_CANCEL,
     CAPABILITY_CHANGE,
@@ -50,6 +50,7 @@ from stripe_provider.metadata import metadata_of
 from stripe_provider.objects import (
     payment_fact,
     payment_moment,
+    refund_fact,
     subscription_fact,
     subscription_moment,
 )
@@ -132,12 +133,18 @@ class StripeProvider(PaymentProvider):
         self._client = self._http = None
 
     async def _call(
-        self, what: str, call: Callable[[], Awaitable[T]], *, passthrough: bool = False
+        self,
+        what: str,
+        call: Callable[[], Awaitable[T]],
+        *,
+        passthrough: bool = False,
+        reading: str | None = None,
     ) -> T:
         """One Stripe call under the retry policy; any failure becomes a 502.
 
         With `passthrough`, Stripe's `IdempotencyError` is raised as it is, for the caller
-        to handle.
+        to handle. A read of an object (`reading` is its id) that Stripe does not have is
+        `ProviderObjectMissing`, so reconcile reports it instead of counting an outage.
         """
         try:
             return await with_retries(
@@ -149,6 +156,15 @@ class StripeProvider(PaymentProvider):
         except (stripe.StripeError, aiohttp.ClientError, OSError, TimeoutError) as error:
             if passthrough and isinstance(error, stripe.IdempotencyError):
                 raise
+            if (
+                reading is not None
+                and isinstance(error, stripe.InvalidRequestError)
+                and error.code == "resource_missing"
+            ):
+                raise ProviderObjectMissing(
+                    f"{what.removesuffix(' retrieve')} '{reading}' is missing at Stripe "
+                    f"(provider '{self.key}')"
+                ) from None
             raise provider_error(error, self.key) from None
 
     async def ensure_customer(self, request: CheckoutRequest) -> str:
@@ -232,6 +248,7 @@ class StripeProvider(PaymentProvider):
         session = await self._call(
             "checkout session retrieve",
             lambda: client.v1.checkout.sessions.retrieve_async(provider_checkout_session_id),
+            reading=provider_checkout_session_id,
         )
         data = session.to_dict()
         return replace(checkout_session(data), observed_at=from_unix(data.get("created")))
@@ -241,21 +258,39 @@ class StripeProvider(PaymentProvider):
         subscription = await self._call(
             "subscription retrieve",
             lambda: client.v1.subscriptions.retrieve_async(provider_subscription_id),
+            reading=provider_subscription_id,
         )
         data = subscription.to_dict()
         return replace(subscription_fact(data), observed_at=subscription_moment(data))
 
-    async def retrieve_payment(self, provider_payment_id: str) -> PaymentFact:
-        """The intent with its latest charge, whose time is when it was paid."""
+    async def _intent(self, provider_payment_id: str) -> dict[str, Any]:
         client = self._stripe()
         intent = await self._call(
             "payment intent retrieve",
             lambda: client.v1.payment_intents.retrieve_async(
                 provider_payment_id, {"expand": ["latest_charge"]}
             ),
+            reading=provider_payment_id,
         )
-        data = intent.to_dict()
+        data: dict[str, Any] = intent.to_dict()
+        return data
+
+    async def retrieve_payment(self, provider_payment_id: str) -> PaymentFact:
+        """The intent with its latest charge, whose time is when it was paid."""
+        data = await self._intent(provider_payment_id)
         return replace(payment_fact(data), observed_at=payment_moment(data))
+
+    async def read_payment(self, provider_payment_id: str) -> tuple[Fact, ...]:
+        """The intent, and its charge's refunded total when some was refunded (one call)."""
+        data = await self._intent(provider_payment_id)
+        moment = payment_moment(data)
+        paid = replace(payment_fact(data), observed_at=moment)
+        charge = data.get("latest_charge")
+        refunded = refund_fact(charge) if isinstance(charge, dict) else None
+        if refunded is None or refunded.amount_refunded <= 0:
+            return (paid,)
+        refunded = replace(refunded, provider_payment_id=paid.provider_payment_id)
+        return paid, replace(refunded, observed_at=moment)
 
     async def sync_price(self, item: CheckoutItem) -> PriceReference | None:
         """With `price_sync` on: a Product and a Price for this version of the item's price."""
