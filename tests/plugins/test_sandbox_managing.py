@@ -188,6 +188,23 @@ async def test_cancel_at_period_end_then_resume(served: Served) -> None:
     assert await SandboxObject.filter(kind="event_pending").count() == 0
 
 
+@pytest.mark.parametrize("control", ["renew", "fail-next-payment"])
+async def test_the_period_ends_with_a_pending_cancel(served: Served, control: str) -> None:
+    """The renewal controls stand for "the period ran out": with a cancel pending, it ends."""
+    provider = sandbox(served)
+    sub_id = await paid_subscription(served)
+    await provider.cancel_subscription(sub_id, at_period_end=True, idempotency_key="p1")
+
+    reply = await served.api.post(f"{CONTROLS}/subscriptions/{sub_id}/{control}")
+
+    assert reply.status == 200, reply.body
+    assert (reply.body["status"], reply.body["cancelAtPeriodEnd"]) == ("canceled", False)
+    assert reply.body["endedAt"] is not None
+    assert (await Subscription.get(provider_subscription_id=sub_id)).status == "canceled"
+    assert await SandboxObject.filter(kind="invoice").count() == 1  # no next period
+    assert (await event_types())[-1] == "subscription.canceled"
+
+
 async def test_cancel_now_ends_it_and_an_ended_one_is_refused(served: Served) -> None:
     provider = sandbox(served)
     sub_id = await paid_subscription(served)

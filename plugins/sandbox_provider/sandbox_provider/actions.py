@@ -215,10 +215,13 @@ async def _new_period_invoice(
 
 async def renew(subscription_id: str, now: datetime | None = None) -> dict[str, Any]:
     """The renewal is paid: a past_due subscription's open invoice is paid (same period, as
-    Stripe's retry), any other starts its next period; it is active either way."""
+    Stripe's retry), any other starts its next period; it is active either way. One with a
+    cancel pending at the period's end ends instead (`customer.subscription.deleted`)."""
     now = now or utcnow()
     async with unit_of_work() as conn:
         row = await live_subscription(conn, subscription_id)
+        if row.data.get("cancel_at_period_end"):
+            return await cancel_now(conn, row, now)
         sub = dict(row.data)
         open_invoice = await _open_invoice(conn, sub)
         if sub.get("status") == "past_due" and open_invoice is not None:
@@ -236,10 +239,13 @@ async def renew(subscription_id: str, now: datetime | None = None) -> dict[str, 
 
 async def fail_next_payment(subscription_id: str, now: datetime | None = None) -> dict[str, Any]:
     """The renewal's payment fails: the next period starts unpaid and the subscription is
-    past_due (a past_due one's open invoice just fails again)."""
+    past_due (a past_due one's open invoice just fails again). One with a cancel pending at
+    the period's end ends instead: there is no next payment."""
     now = now or utcnow()
     async with unit_of_work() as conn:
         row = await live_subscription(conn, subscription_id)
+        if row.data.get("cancel_at_period_end"):
+            return await cancel_now(conn, row, now)
         sub = dict(row.data)
         open_invoice = await _open_invoice(conn, sub)
         if sub.get("status") == "past_due" and open_invoice is not None:
