@@ -436,12 +436,17 @@ async def test_invoices_are_full_and_their_facts_say_everything(served: Served) 
     assert first.provider_invoice_id == paid["data"]["object"]["id"]
     assert (first.paid, first.status, first.number) == (True, "paid", "SBX-0001")
     assert (first.amount_due, first.amount_paid, first.currency) == (1900, 1900, "eur")
-    assert (first.hosted_invoice_url, first.invoice_pdf_url, first.provider_payment_id) == (
-        None,
-        None,
-        None,
-    )
+    assert (first.hosted_invoice_url, first.invoice_pdf_url) == (None, None)
     assert first.provider_subscription_id == sub_id
+    # A paid invoice names its payment (a dispute of it belongs to the subscription).
+    assert first.provider_payment_id is not None
+    payment = await sandbox_data(first.provider_payment_id)
+    assert (payment["status"], payment["amount"], payment["invoice"]) == (
+        "succeeded",
+        1900,
+        first.provider_invoice_id,
+    )
+    assert second.provider_payment_id is None  # a failed renewal has no payment
     assert (second.paid, second.status, second.number) == (False, "open", "SBX-0002")
     assert (second.amount_due, second.amount_paid) == (1900, 0)
 
@@ -481,6 +486,24 @@ async def test_the_dispute_control_opens_moves_and_closes_a_dispute(served: Serv
     assert (facts[0].amount, facts[0].currency) == (4900, "eur")
     assert facts[0].metadata["consumerTenantId"] == "tenant_123"
     assert await SandboxObject.filter(kind="event_pending").count() == 0
+
+
+async def test_a_subscription_payment_can_be_disputed(served: Served) -> None:
+    provider = sandbox(served)
+    sub_id = await paid_subscription(served)
+    payment_id = (await sandbox_data((await sandbox_data(sub_id))["latest_invoice"]))[
+        "payment_intent"
+    ]
+
+    reply = await served.api.post(
+        f"{CONTROLS}/payment-intents/{payment_id}/dispute", json={"status": "needs_response"}
+    )
+
+    assert (reply.status, reply.body["amount"]) == (200, 1900)
+    [created] = await provider_events("charge.dispute.created")
+    [fact] = provider.parse_webhook(orjson.dumps(created)).facts
+    assert isinstance(fact, DisputeFact) and fact.provider_payment_id == payment_id
+    assert fact.metadata["pricingItemCode"] == "starter_month"
 
 
 async def test_a_dispute_opened_as_won_is_created_then_closed(served: Served) -> None:

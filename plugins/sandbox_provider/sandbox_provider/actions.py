@@ -62,6 +62,18 @@ async def save(conn: BaseDBAsyncClient, row: SandboxObject, data: dict[str, Any]
     await store.save(conn, row)
 
 
+async def pay_invoice(
+    conn: BaseDBAsyncClient, key: str, invoice: dict[str, Any], now: datetime
+) -> None:
+    """Give a paid invoice its payment (a succeeded payment intent, in `payment_intent`), as
+    Stripe does; none when nothing was paid (a trial's, a downgrade's)."""
+    if int(invoice.get("amount_paid") or 0) <= 0 or invoice.get("payment_intent"):
+        return
+    intent = objects.invoice_payment_intent(store.new_id(store.PAYMENT_INTENT), invoice, now)
+    invoice["payment_intent"] = intent["id"]
+    await store.create(conn, intent["id"], key, store.PAYMENT_INTENT, intent)
+
+
 def due(data: dict[str, Any], now: datetime) -> bool:
     """An open session past its `expires_at`."""
     return data.get("status") == OPEN and int(data.get("expires_at") or 0) <= int(now.timestamp())
@@ -89,6 +101,7 @@ async def pay(session_id: str, now: datetime | None = None) -> dict[str, Any]:
                 billing_reason="subscription_create",
             )
             sub["latest_invoice"] = invoice["id"]
+            await pay_invoice(conn, key, invoice, now)
             session.update(
                 status="complete",
                 payment_status="no_payment_required" if trialing else "paid",
@@ -209,6 +222,8 @@ async def _new_period_invoice(
         number=await store.next_invoice_number(conn, key),
     )
     sub["latest_invoice"] = invoice["id"]
+    if paid:
+        await pay_invoice(conn, key, invoice, now)
     await store.create(conn, invoice["id"], key, store.INVOICE, invoice)
     return invoice
 
@@ -227,6 +242,7 @@ async def renew(subscription_id: str, now: datetime | None = None) -> dict[str, 
         if sub.get("status") == "past_due" and open_invoice is not None:
             invoice = dict(open_invoice.data)
             invoice.update(status="paid", amount_paid=invoice.get("amount_due"))
+            await pay_invoice(conn, row.provider_key, invoice, now)
             await save(conn, open_invoice, invoice)
         else:
             invoice = await _new_period_invoice(conn, row.provider_key, sub, paid=True, now=now)
