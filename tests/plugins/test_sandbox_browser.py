@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -221,7 +221,8 @@ def press(driver: WebDriver, button: str, landed: str) -> dict[str, Any]:
     """Click a portal button, wait for the page to come back with `landed`; what it shows."""
     driver.find_element(By.ID, button).click()
     try:
-        WebDriverWait(driver, 30).until(
+        # The old page's body goes stale while the browser navigates: look again.
+        WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
             lambda d: landed in d.find_element(By.TAG_NAME, "body").text
         )
     except TimeoutException:

@@ -189,6 +189,23 @@ async def test_cancel_at_period_end_then_resume(served: Served) -> None:
     assert await SandboxObject.filter(kind="event_pending").count() == 0
 
 
+@pytest.mark.parametrize("control", ["renew", "fail-next-payment"])
+async def test_the_period_ends_with_a_pending_cancel(served: Served, control: str) -> None:
+    """The renewal controls stand for "the period ran out": with a cancel pending, it ends."""
+    provider = sandbox(served)
+    sub_id = await paid_subscription(served)
+    await provider.cancel_subscription(sub_id, at_period_end=True, idempotency_key="p1")
+
+    reply = await served.api.post(f"{CONTROLS}/subscriptions/{sub_id}/{control}")
+
+    assert reply.status == 200, reply.body
+    assert (reply.body["status"], reply.body["cancelAtPeriodEnd"]) == ("canceled", False)
+    assert reply.body["endedAt"] is not None
+    assert (await Subscription.get(provider_subscription_id=sub_id)).status == "canceled"
+    assert await SandboxObject.filter(kind="invoice").count() == 1  # no next period
+    assert (await event_types())[-1] == "subscription.canceled"
+
+
 async def test_cancel_now_ends_it_and_an_ended_one_is_refused(served: Served) -> None:
     provider = sandbox(served)
     sub_id = await paid_subscription(served)
@@ -420,12 +437,17 @@ async def test_invoices_are_full_and_their_facts_say_everything(served: Served) 
     assert first.provider_invoice_id == paid["data"]["object"]["id"]
     assert (first.paid, first.status, first.number) == (True, "paid", "SBX-0001")
     assert (first.amount_due, first.amount_paid, first.currency) == (1900, 1900, "eur")
-    assert (first.hosted_invoice_url, first.invoice_pdf_url, first.provider_payment_id) == (
-        None,
-        None,
-        None,
-    )
+    assert (first.hosted_invoice_url, first.invoice_pdf_url) == (None, None)
     assert first.provider_subscription_id == sub_id
+    # A paid invoice names its payment (a dispute of it belongs to the subscription).
+    assert first.provider_payment_id is not None
+    payment = await sandbox_data(first.provider_payment_id)
+    assert (payment["status"], payment["amount"], payment["invoice"]) == (
+        "succeeded",
+        1900,
+        first.provider_invoice_id,
+    )
+    assert second.provider_payment_id is None  # a failed renewal has no payment
     assert (second.paid, second.status, second.number) == (False, "open", "SBX-0002")
     assert (second.amount_due, second.amount_paid) == (1900, 0)
 
@@ -465,6 +487,24 @@ async def test_the_dispute_control_opens_moves_and_closes_a_dispute(served: Serv
     assert (facts[0].amount, facts[0].currency) == (4900, "eur")
     assert facts[0].metadata["consumerTenantId"] == "tenant_123"
     assert await SandboxObject.filter(kind="event_pending").count() == 0
+
+
+async def test_a_subscription_payment_can_be_disputed(served: Served) -> None:
+    provider = sandbox(served)
+    sub_id = await paid_subscription(served)
+    payment_id = (await sandbox_data((await sandbox_data(sub_id))["latest_invoice"]))[
+        "payment_intent"
+    ]
+
+    reply = await served.api.post(
+        f"{CONTROLS}/payment-intents/{payment_id}/dispute", json={"status": "needs_response"}
+    )
+
+    assert (reply.status, reply.body["amount"]) == (200, 1900)
+    [created] = await provider_events("charge.dispute.created")
+    [fact] = provider.parse_webhook(orjson.dumps(created)).facts
+    assert isinstance(fact, DisputeFact) and fact.provider_payment_id == payment_id
+    assert fact.metadata["pricingItemCode"] == "starter_month"
 
 
 async def test_a_dispute_opened_as_won_is_created_then_closed(served: Served) -> None:

@@ -68,6 +68,8 @@ async def test_the_portal_shows_subscriptions_invoices_and_purchases(served: Ser
     for shown in ("Demo SRL (tenant_123)", "Starter", "active", "€19.00 per month", "Renews on"):
         assert shown in html
     assert "SBX-0001" in html and "lifetime_addon" in html and "€49.00" in html
+    # The subscription's invoice payment is an invoice's, not a one-time purchase.
+    assert len(re.findall(r'<tr class="payment"', html)) == 1
     for action in ("cancel-at-period-end", "cancel-now", "change"):
         assert f'action="{page}/subscriptions/{sub_id}/{action}"' in html
     assert f'action="{page}/subscriptions/{sub_id}/resume"' not in html

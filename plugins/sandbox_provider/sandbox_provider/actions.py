@@ -62,6 +62,18 @@ async def save(conn: BaseDBAsyncClient, row: SandboxObject, data: dict[str, Any]
     await store.save(conn, row)
 
 
+async def pay_invoice(
+    conn: BaseDBAsyncClient, key: str, invoice: dict[str, Any], now: datetime
+) -> None:
+    """Give a paid invoice its payment (a succeeded payment intent, in `payment_intent`), as
+    Stripe does; none when nothing was paid (a trial's, a downgrade's)."""
+    if int(invoice.get("amount_paid") or 0) <= 0 or invoice.get("payment_intent"):
+        return
+    intent = objects.invoice_payment_intent(store.new_id(store.PAYMENT_INTENT), invoice, now)
+    invoice["payment_intent"] = intent["id"]
+    await store.create(conn, intent["id"], key, store.PAYMENT_INTENT, intent)
+
+
 def due(data: dict[str, Any], now: datetime) -> bool:
     """An open session past its `expires_at`."""
     return data.get("status") == OPEN and int(data.get("expires_at") or 0) <= int(now.timestamp())
@@ -89,6 +101,7 @@ async def pay(session_id: str, now: datetime | None = None) -> dict[str, Any]:
                 billing_reason="subscription_create",
             )
             sub["latest_invoice"] = invoice["id"]
+            await pay_invoice(conn, key, invoice, now)
             session.update(
                 status="complete",
                 payment_status="no_payment_required" if trialing else "paid",
@@ -209,21 +222,27 @@ async def _new_period_invoice(
         number=await store.next_invoice_number(conn, key),
     )
     sub["latest_invoice"] = invoice["id"]
+    if paid:
+        await pay_invoice(conn, key, invoice, now)
     await store.create(conn, invoice["id"], key, store.INVOICE, invoice)
     return invoice
 
 
 async def renew(subscription_id: str, now: datetime | None = None) -> dict[str, Any]:
     """The renewal is paid: a past_due subscription's open invoice is paid (same period, as
-    Stripe's retry), any other starts its next period; it is active either way."""
+    Stripe's retry), any other starts its next period; it is active either way. One with a
+    cancel pending at the period's end ends instead (`customer.subscription.deleted`)."""
     now = now or utcnow()
     async with unit_of_work() as conn:
         row = await live_subscription(conn, subscription_id)
+        if row.data.get("cancel_at_period_end"):
+            return await cancel_now(conn, row, now)
         sub = dict(row.data)
         open_invoice = await _open_invoice(conn, sub)
         if sub.get("status") == "past_due" and open_invoice is not None:
             invoice = dict(open_invoice.data)
             invoice.update(status="paid", amount_paid=invoice.get("amount_due"))
+            await pay_invoice(conn, row.provider_key, invoice, now)
             await save(conn, open_invoice, invoice)
         else:
             invoice = await _new_period_invoice(conn, row.provider_key, sub, paid=True, now=now)
@@ -236,10 +255,13 @@ async def renew(subscription_id: str, now: datetime | None = None) -> dict[str, 
 
 async def fail_next_payment(subscription_id: str, now: datetime | None = None) -> dict[str, Any]:
     """The renewal's payment fails: the next period starts unpaid and the subscription is
-    past_due (a past_due one's open invoice just fails again)."""
+    past_due (a past_due one's open invoice just fails again). One with a cancel pending at
+    the period's end ends instead: there is no next payment."""
     now = now or utcnow()
     async with unit_of_work() as conn:
         row = await live_subscription(conn, subscription_id)
+        if row.data.get("cancel_at_period_end"):
+            return await cancel_now(conn, row, now)
         sub = dict(row.data)
         open_invoice = await _open_invoice(conn, sub)
         if sub.get("status") == "past_due" and open_invoice is not None:

@@ -205,6 +205,7 @@ async def change(
                 lines=[{"description": line.description, "amount": line.amount} for line in lines],
             )
             sub["latest_invoice"] = invoice["id"]
+            await actions.pay_invoice(conn, provider_key, invoice, now)
         await emit(conn, provider_key, events.SUBSCRIPTION_UPDATED, sub)
         if invoice is not None:
             await emit(conn, provider_key, events.INVOICE_PAID, invoice)

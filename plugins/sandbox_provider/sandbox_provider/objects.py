@@ -261,7 +261,8 @@ def invoice(
     lines: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The subscription's invoice for its current period (Stripe's fields; the sandbox has
-    no hosted invoice page nor PDF, so `hosted_invoice_url` and `invoice_pdf` are null)."""
+    no hosted invoice page nor PDF, so `hosted_invoice_url` and `invoice_pdf` are null;
+    `payment_intent` is set when it is paid, by `actions.pay_invoice`)."""
     item = sub.get("item") or {}
     return {
         "id": invoice_id,
@@ -332,6 +333,24 @@ def payment_intent(
         "checkout_session": session["id"],
         "created": unix(now),
         "metadata": dict(session.get("metadata") or {}),
+    }
+
+
+def invoice_payment_intent(
+    payment_id: str, invoice: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The succeeded payment that pays a subscription's invoice (it can be disputed)."""
+    return {
+        "id": payment_id,
+        "object": "payment_intent",
+        "status": "succeeded",
+        "amount": invoice.get("amount_paid"),
+        "currency": invoice.get("currency"),
+        "customer": invoice.get("customer"),
+        "invoice": invoice["id"],
+        "checkout_session": None,
+        "created": unix(now),
+        "metadata": dict(invoice.get("metadata") or {}),
     }
 
 

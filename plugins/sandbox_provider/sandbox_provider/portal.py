@@ -210,7 +210,7 @@ async def portal_page(session_id: str) -> Response:
         expires=_time(data.get("expires_at")),
         subscriptions=[await _subscription_view(s) for s in found[store.SUBSCRIPTION]],
         invoices=[_invoice_view(i) for i in found[store.INVOICE]],
-        payments=[_payment_view(p) for p in found[store.PAYMENT_INTENT]],
+        payments=[_payment_view(p) for p in found[store.PAYMENT_INTENT] if not p.get("invoice")],
         message=DONE.get(request.args.get("done", "")),
         prorations=list(PRORATIONS),
     )
