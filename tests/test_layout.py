@@ -19,7 +19,7 @@ SQL = re.compile(
     r"DELETE\s+FROM|ON\s+CONFLICT|FOR\s+UPDATE|LISTEN\s+\w+|NOTIFY\s+\w+)",
     re.DOTALL,
 )
-SUBDOMAINS = ("catalog", "checkout", "ingest", "billing", "delivery", "managing")
+SUBDOMAINS = ("catalog", "checkout", "ingest", "billing", "delivery", "managing", "reconcile")
 STABLE_API = {
     "core",
     "core.config",
