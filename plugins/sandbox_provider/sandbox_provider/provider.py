@@ -19,10 +19,11 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from core.config import Settings
-from core.errors import ConfigurationError, NotFound
+from core.errors import ConfigurationError, ProviderObjectMissing
 from core.facts import (
     CONSUMER_KEY,
     CONSUMER_TENANT_ID,
+    Fact,
     PaymentFact,
     RefundFact,
     SubscriptionFact,
@@ -148,7 +149,7 @@ class SandboxProvider(PaymentProvider):
     async def _object(self, object_id: str, kind: str, what: str) -> dict[str, Any]:
         row = await store.find(object_id, kind)
         if row is None or row.provider_key != self.key:
-            raise NotFound(f"{what} '{object_id}' not found at provider '{self.key}'")
+            raise ProviderObjectMissing(f"{what} '{object_id}' not found at provider '{self.key}'")
         return row.data
 
     async def retrieve_checkout_session(
@@ -167,6 +168,16 @@ class SandboxProvider(PaymentProvider):
     async def retrieve_payment(self, provider_payment_id: str) -> PaymentFact:
         data = await self._object(provider_payment_id, store.PAYMENT_INTENT, "payment")
         return replace(objects.payment_fact(data), observed_at=objects.moment(data, "created"))
+
+    async def read_payment(self, provider_payment_id: str) -> tuple[Fact, ...]:
+        """The payment, and its refunded total when some was refunded."""
+        data = await self._object(provider_payment_id, store.PAYMENT_INTENT, "payment")
+        moment = objects.moment(data, "created")
+        paid = replace(objects.payment_fact(data), observed_at=moment)
+        if int(data.get("amount_refunded") or 0) <= 0:
+            return (paid,)
+        refunded = objects.refund_fact(objects.charge(data))
+        return paid, replace(refunded, observed_at=moment)
 
     async def sync_price(self, item: CheckoutItem) -> PriceReference:
         """Every item has a sandbox price: the sandbox charges what the item says."""
