@@ -204,6 +204,10 @@ async def _managing(served: Served, check: Checked) -> None:
         route = f"/internal/payments/{listing}"
         check("get", route, await api.get(route, query={"consumerTenantId": "tenant_manage"}))
         check("get", route, await api.get(route, query={"status": "nonsense"}))
+    reconcile = "/internal/payments/tenants/{consumerTenantId}/reconcile"
+    tenant = "/internal/payments/tenants/tenant_manage/reconcile"
+    check("post", reconcile, await api.post(tenant))
+    check("post", reconcile, await api.post(tenant, query={"consumerKey": ""}))
 
 
 async def _deliveries(api: Api, check: Checked) -> None:
