@@ -47,6 +47,8 @@ CAPABILITY_ORDER = (
 )
 MANAGING_CAPABILITIES = frozenset(CAPABILITY_ORDER[3:])
 """Everything a tenant does after checkout (the contract's "Managing what was bought")."""
+ALL_CAPABILITIES = frozenset(CAPABILITY_ORDER)
+"""Every capability the contract names (a provider that does it all, as Stripe)."""
 
 Proration = Literal["create_prorations", "none", "always_invoice"]
 RefundReason = Literal["requested_by_customer", "duplicate", "fraudulent"]

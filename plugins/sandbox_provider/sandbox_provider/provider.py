@@ -30,10 +30,7 @@ from core.facts import (
     WebhookEvent,
 )
 from core.providers import (
-    CAPABILITY_PAYMENT,
-    CAPABILITY_SUBSCRIPTION,
-    CAPABILITY_WEBHOOKS,
-    MANAGING_CAPABILITIES,
+    ALL_CAPABILITIES,
     ChangePreview,
     CheckoutItem,
     CheckoutRequest,
@@ -91,10 +88,7 @@ class SandboxProvider(PaymentProvider):
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return frozenset(
-            {CAPABILITY_SUBSCRIPTION, CAPABILITY_PAYMENT, CAPABILITY_WEBHOOKS}
-            | MANAGING_CAPABILITIES
-        )
+        return ALL_CAPABILITIES
 
     @property
     def configured(self) -> bool:

@@ -19,16 +19,7 @@ from core.config import Settings
 from core.errors import ProviderError, ProviderNotConfigured, ProviderObjectMissing
 from core.facts import Fact, PaymentFact, RefundFact, SubscriptionFact, WebhookEvent
 from core.providers import (
-    CAPABILITY_CANCEL,
-    CAPABILITY_CHANGE,
-    CAPABILITY_DISPUTES,
-    CAPABILITY_INVOICES,
-    CAPABILITY_PAYMENT,
-    CAPABILITY_PORTAL,
-    CAPABILITY_REFUND,
-    CAPABILITY_RESUME,
-    CAPABILITY_SUBSCRIPTION,
-    CAPABILITY_WEBHOOKS,
+    ALL_CAPABILITIES,
     ChangePreview,
     CheckoutItem,
     CheckoutRequest,
@@ -96,20 +87,7 @@ class StripeProvider(PaymentProvider):
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return frozenset(
-            {
-                CAPABILITY_SUBSCRIPTION,
-                CAPABILITY_PAYMENT,
-                CAPABILITY_WEBHOOKS,
-                CAPABILITY_CANCEL,
-                CAPABILITY_RESUME,
-                CAPABILITY_CHANGE,
-                CAPABILITY_PORTAL,
-                CAPABILITY_REFUND,
-                CAPABILITY_INVOICES,
-                CAPABILITY_DISPUTES,
-            }
-        )
+        return ALL_CAPABILITIES
 
     @property
     def configured(self) -> bool:
