@@ -12,7 +12,7 @@ TEST_STAMP := $(VENV)/.installed-test
 export PAYMENTS_INTERNAL_TOKEN ?= dev-internal-token
 export PORT ?= 3700
 
-.PHONY: install install-test run migrate test lint typecheck unit bench clean
+.PHONY: install install-test run migrate test lint typecheck unit bench chaos clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "make: Python 3.11 or newer is required" >&2; exit 1; }
@@ -46,7 +46,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(TEST_STAMP)
-	$(BIN)/mypy core web bench plugins/stripe_provider/stripe_provider plugins/http_consumer/http_consumer plugins/funnel_consumer/funnel_consumer plugins/sandbox_provider/sandbox_provider tests
+	$(BIN)/mypy core web bench chaos plugins/stripe_provider/stripe_provider plugins/http_consumer/http_consumer plugins/funnel_consumer/funnel_consumer plugins/sandbox_provider/sandbox_provider tests
 
 unit: $(TEST_STAMP)
 	$(BIN)/pytest
@@ -55,6 +55,10 @@ unit: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## chaos: 2 serve + 2 worker on PostgreSQL under a webhook storm with kill -9 (chaos/README.md)
+chaos: $(TEST_STAMP)
+	$(BIN)/python -m chaos.run $(CHAOS_ARGS)
 
 ## test: lint, type-check, then the whole suite on SQLite and PostgreSQL
 test: lint typecheck unit

@@ -1,0 +1,1 @@
+"""`make chaos`: the two promises tested in the repository, under a storm (chaos/README.md)."""
