@@ -31,6 +31,7 @@ from web.routes import (
     health,
     managing,
     pricing,
+    provider_events,
     providers,
     webhooks,
 )
@@ -93,6 +94,7 @@ def create_app(
     app.register_blueprint(pricing.blueprint)
     app.register_blueprint(checkout.blueprint)
     app.register_blueprint(deliveries.blueprint)
+    app.register_blueprint(provider_events.blueprint)
     app.register_blueprint(billing.blueprint)
     app.register_blueprint(managing.blueprint)
     app.register_blueprint(webhooks.blueprint)
