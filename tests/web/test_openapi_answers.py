@@ -218,6 +218,9 @@ async def _deliveries(api: Api, check: Checked) -> None:
     retry = f"{deliveries}/{{id}}/retry"
     check("post", retry, await api.post(f"{deliveries}/{delivery_id}/retry"))
     check("post", retry, await api.post(f"{deliveries}/missing/retry"))
+    bulk = f"{deliveries}/retry"
+    check("post", bulk, await api.post(bulk, json={"status": "failed", "consumerKey": "funnel"}))
+    check("post", bulk, await api.post(bulk, json={"status": "delivered"}))
 
 
 async def _provider_events(api: Api, check: Checked) -> None:

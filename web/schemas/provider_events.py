@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
-from web.schemas.common import ApiModel, ListQuery
+from web.schemas.common import ApiModel, IsoMoment, ListQuery
 
 ProviderEventStatus = Literal["processed", "ignored", "deferred", "unmatched"]
 ReplayOutcome = Literal["applied", "unchanged", "waiting"]
-
-
-def iso_moment(value: object) -> object:
-    """An ISO-8601 moment (`2026-11-27T10:00:00Z`, a date, an offset); without an offset,
-    UTC. Anything else (a Unix number, words) is a ValueError."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(
-                "must be an ISO-8601 date and time, e.g. 2026-11-27T10:00:00Z"
-            ) from None
-    else:
-        raise ValueError("must be an ISO-8601 date and time, e.g. 2026-11-27T10:00:00Z")
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-IsoMoment = Annotated[datetime, BeforeValidator(iso_moment)]
-"""A moment a caller writes in ISO-8601 (query string or JSON body)."""
 
 
 class ProviderEventQuery(ListQuery):
