@@ -12,14 +12,14 @@ produces them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
 
-from core.errors import NotFound, Unprocessable
+from core.errors import ApiError, NotFound, Unprocessable
 from core.ingest import deferred
 from core.ingest.queries import COLUMN, KINDS
 from core.models import ProviderEvent
@@ -164,6 +164,61 @@ async def selected_ids(selection: Selection, batch: int = BULK_BATCH) -> AsyncIt
         if page.next_cursor is None:
             return
         cursor = page.next_cursor
+
+
+@dataclass
+class ReplayTally:
+    """What a bulk replay did so far."""
+
+    applied: int = 0
+    unchanged: int = 0
+    waiting: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    """(event id, why) of each that failed."""
+
+    @property
+    def replayed(self) -> int:
+        return self.applied + self.unchanged + self.waiting + self.failed
+
+    def add(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def fail(self, ref: str, reason: str) -> None:
+        self.failed += 1
+        self.failures.append((ref, reason))
+
+    def summary(self) -> str:
+        return (
+            f"replayed {self.replayed}: applied {self.applied}, unchanged {self.unchanged},"
+            f" waiting {self.waiting}, failed {self.failed}"
+        )
+
+
+async def replay_selected(
+    registry: Registry,
+    selection: Selection,
+    progress: Callable[[ReplayTally], None] | None = None,
+) -> ReplayTally:
+    """Replay every selected event, oldest received first, each as `replay` does (its own
+    unit of work); a failure is counted and the rest go on. `progress` hears of each."""
+    tally = ReplayTally()
+    try:
+        async for row_id in selected_ids(selection):
+            try:
+                result = await replay(registry, row_id)
+            except ApiError as error:
+                tally.fail(row_id, error.message)
+            else:
+                if result.outcome == "failed":
+                    tally.fail(row_id, result.error or "failed")
+                else:
+                    tally.add(result.outcome)
+            if progress is not None:
+                progress(tally)
+    except NotFound as error:  # `--id` that names no event
+        tally.fail(selection.id or "?", error.message)
+    return tally
 
 
 # --- shapes ------------------------------------------------------------------------------
