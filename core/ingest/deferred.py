@@ -214,10 +214,12 @@ async def replay_one(registry: Registry, row_id: str, *, explicit: bool = False)
                 provider_key = str(rows[0]["provider_key"])
                 provider_event_id = str(rows[0]["provider_event_id"])
                 stored_waits = {kind: rows[0][COLUMN[kind]] for kind in KINDS}
+                if status == "processed":  # only an operator's replay gets here
+                    # Already applied: what it did committed with its status (its payload
+                    # may be pruned since). It changes nothing and emits nothing.
+                    return Replayed("unchanged")
                 event = parse_webhook_body(registry, provider_key, str(rows[0]["payload"]).encode())
-                if explicit and (status == "processed" or not event.facts):
-                    # Already applied (what it did is committed with its status), or nothing
-                    # to apply (a type still ignored): it changes nothing and emits nothing.
+                if not event.facts:  # a type still ignored: nothing to apply
                     return Replayed("unchanged")
                 ctx = await apply_facts(
                     provider_key,

@@ -175,6 +175,11 @@ async def test_replay_of_a_processed_event_changes_nothing_and_emits_nothing(
     assert await NormalizedEvent.all().count() == events_before
     record_after = await Subscription.get(provider_subscription_id="sub_again")
     assert record_after.updated_at == record_before.updated_at
+    # Its payload pruned (`payments prune`): still nothing to do, not a failure.
+    row = await stored(created)
+    await ProviderEvent.filter(id=row.id).update(payload="")
+    reply = await hooks.post(f"{BASE}/{row.id}/replay")
+    assert (reply.status, reply.body["replay"]) == (200, "unchanged")
 
 
 async def test_replay_of_an_ignored_event_changes_nothing(hooks: Api) -> None:  # noqa: F811
