@@ -32,6 +32,7 @@ from web.routes import (
     health,
     managing,
     pricing,
+    provider_events,
     providers,
     truth,
     webhooks,
@@ -95,6 +96,7 @@ def create_app(
     app.register_blueprint(pricing.blueprint)
     app.register_blueprint(checkout.blueprint)
     app.register_blueprint(deliveries.blueprint)
+    app.register_blueprint(provider_events.blueprint)
     app.register_blueprint(billing.blueprint)
     app.register_blueprint(managing.blueprint)
     app.register_blueprint(truth.blueprint)

@@ -1,4 +1,4 @@
-"""The `payments` command line: serve, migrate, plugins, and whatever plugins add.
+"""The `payments` command line: serve, migrate, plugins, events replay, and whatever plugins add.
 
 Every command turns bad configuration (unknown plugin, missing secret, unreachable
 database) into one line on stderr and exit status 2, never a traceback.
@@ -12,16 +12,20 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from core import __version__
 from core.config import Settings
 from core.errors import ConfigurationError
-from core.plugins import build_plugin_manager, installed_plugins, load_registry
+from core.plugins import Registry, build_plugin_manager, installed_plugins, load_registry
 from core.store import db
 from web.server import run as run_loop
+
+if TYPE_CHECKING:
+    from core.ingest import stored
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -134,6 +138,90 @@ def plugins() -> None:
         ],
     }
     click.echo(json.dumps(report, indent=2))
+
+
+@cli.group()
+def events() -> None:
+    """Stored provider events."""
+
+
+class IsoMomentParam(click.ParamType[datetime, Any]):
+    """An ISO-8601 moment on the command line (no offset: UTC)."""
+
+    name = "ISO-8601"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        from web.schemas.common import iso_moment
+
+        try:
+            moment = iso_moment(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+        assert isinstance(moment, datetime)
+        return moment
+
+
+@events.command(name="replay")
+@click.option("--id", "event_id", default=None, help="One stored event, by our id.")
+@click.option(
+    "--status",
+    type=click.Choice(["deferred", "unmatched"]),
+    default=None,
+    help="Every event in this status.",
+)
+@click.option(
+    "--since", type=IsoMomentParam(), default=None, help="Every event received at or after."
+)
+@clear_errors
+def events_replay(event_id: str | None, status: str | None, since: Any) -> None:
+    """Apply stored provider events again through the webhook's path (exactly one of --id,
+    --status, --since). Ends with `replayed N: applied A, unchanged U, waiting W, failed F`;
+    exit 1 when any failed."""
+    from core.ingest import stored
+
+    options = (("--id", event_id), ("--status", status), ("--since", since))
+    chosen = [name for name, value in options if value is not None]
+    if len(chosen) != 1:
+        raise click.UsageError(
+            "give exactly one of --id, --status, --since"
+            + (f" (got {', '.join(chosen)})" if chosen else "")
+        )
+    selection = stored.Selection(id=event_id, status=status, since=since)
+    settings = Settings.from_env()
+    registry = load_registry(settings, build_plugin_manager())
+    tally = asyncio.run(_replay_events(settings, registry, selection))
+    for ref, reason in tally.failures:
+        click.echo(f"payments: failed {ref}: {reason}", err=True)
+    click.echo(tally.summary())
+    sys.exit(1 if tally.failed else 0)
+
+
+async def _replay_events(
+    settings: Settings, registry: Registry, selection: stored.Selection
+) -> stored.ReplayTally:
+    from core.ingest import stored
+    from web.progress import ProgressBar
+
+    await db.connect(settings.database_url)
+    bar = ProgressBar("replay")
+    try:
+        await registry.start()
+        bar.start(await stored.count_selected(selection))
+
+        def progress(tally: stored.ReplayTally) -> None:
+            outcomes = (
+                f"{tally.applied} applied, {tally.unchanged} unchanged, "
+                f"{tally.waiting} waiting, {tally.failed} failed"
+            )
+            bar.update(tally.replayed, outcomes)
+
+        return await stored.replay_selected(registry, selection, progress)
+    finally:
+        bar.stop()
+        await registry.close()
+        await db.close()
 
 
 def build_cli() -> click.Group:

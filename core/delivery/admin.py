@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from core.delivery.claims import requeue
+from core.delivery.claims import requeue, requeue_matching
 from core.delivery.outbox import event_body
 from core.errors import NotFound
 from core.models import DeliveryAttempt, EventDelivery, NormalizedEvent
@@ -71,6 +72,20 @@ async def retry_now(ref: str) -> EventDelivery:
     if delivery is None:
         raise _not_found(ref)
     return delivery
+
+
+async def retry_matching(
+    status: str,
+    *,
+    consumer_key: str | None = None,
+    event_type: str | None = None,
+    since: datetime | None = None,
+) -> int:
+    """Re-queue every matching delivery not in flight (`core.delivery.claims.requeue_matching`);
+    how many."""
+    return await requeue_matching(
+        status, consumer_key=consumer_key, event_type=event_type, since=since
+    )
 
 
 def delivery_body(delivery: EventDelivery) -> dict[str, Any]:

@@ -202,3 +202,42 @@ async def requeue(delivery_id: uuid.UUID, ref: str) -> EventDelivery | None:
         await notify(delivery.consumer_key, connection)
         wake_after_commit(connection)
     return delivery
+
+
+REQUEUE_BATCH = 1000
+"""Deliveries one statement of the bulk retry moves (each batch its own transaction)."""
+RETRYABLE = (FAILED, PENDING)
+"""What the bulk retry takes: failed deliveries, and pending ones waiting for a later attempt."""
+
+
+async def requeue_matching(
+    status: str,
+    *,
+    consumer_key: str | None = None,
+    event_type: str | None = None,
+    since: datetime | None = None,
+    batch: int = REQUEUE_BATCH,
+) -> int:
+    """The operator's bulk retry: every delivery in `status` (failed, or pending and not due
+    yet), of that consumer and event type, created at or after `since`, due now, as
+    `requeue` moves one; never one in flight. A bounded batch per statement and transaction,
+    the dispatchers woken after each; how many moved."""
+    if status not in RETRYABLE:
+        raise ValueError(f"cannot bulk-retry deliveries in status {status!r}")
+    now = utcnow()
+    total = 0
+    while True:
+        async with unit_of_work() as connection:
+            statement, extra = queries.requeue_matching(
+                status, consumer_key, event_type, _time(since), is_postgres(connection)
+            )
+            rows = await connection.execute_query_dict(
+                for_dialect(connection, statement), [_time(now), batch, *extra]
+            )
+            for key in sorted({row["consumer_key"] for row in rows}):
+                await notify(key, connection)
+            if rows:
+                wake_after_commit(connection)
+        total += len(rows)
+        if len(rows) < batch:
+            return total

@@ -94,3 +94,47 @@ MOVE = _MOVE
 """SQLite, first: the guarded move (values $1 to $8); a changed row if the lease was ours."""
 ADD_ATTEMPT = _ATTEMPT.format(delivery="$1")
 """SQLite, then: the attempt, numbered after the delivery's last."""
+
+
+_REQUEUE_MATCHING = f"""
+UPDATE event_deliveries
+   SET status = '{PENDING}', next_attempt_at = $1, updated_at = $1, lease_owner = NULL,
+       lease_expires_at = NULL, failed_at = NULL,
+       attempt_count = CASE WHEN status = '{FAILED}' THEN 0 ELSE attempt_count END
+ WHERE id IN (SELECT id FROM event_deliveries WHERE {{where}} LIMIT $2{{lock}})
+RETURNING consumer_key
+"""
+
+
+def requeue_matching(
+    status: str,
+    consumer_key: str | None,
+    event_type: str | None,
+    created_since: Any,
+    postgres: bool,
+) -> tuple[str, list[Any]]:
+    """The operator's bulk retry, one bounded batch: matching deliveries due now, as
+    `claims.requeue` moves one (a failed one with a fresh schedule, a pending one keeping
+    its place in it), and its values after the first two: $1 now, $2 the batch size.
+
+    A pending delivery matches only while it is not due yet (`next_attempt_at > now`), so
+    a batch never takes what an earlier one moved, and an in-flight one never matches. On
+    PostgreSQL rows another transaction holds (a claim) are skipped, not waited for.
+    """
+    values: list[Any] = []
+
+    def slot(value: Any) -> str:
+        values.append(value)
+        return f"${2 + len(values)}"
+
+    where = [f"status = {slot(status)}"]
+    if status == PENDING:
+        where.append("next_attempt_at > $1")
+    if consumer_key is not None:
+        where.append(f"consumer_key = {slot(consumer_key)}")
+    if event_type is not None:
+        where.append(f"event_type = {slot(event_type)}")
+    if created_since is not None:
+        where.append(f"created_at >= {slot(created_since)}")
+    lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
+    return _REQUEUE_MATCHING.format(where=" AND ".join(where), lock=lock), values

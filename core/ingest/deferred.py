@@ -33,6 +33,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError, OperationalError
 
+from core.errors import ApiError
 from core.facts import (
     CheckoutSessionFact,
     Fact,
@@ -168,34 +169,58 @@ def _db_time(value: datetime) -> Any:
 
 @dataclass
 class Replayed:
-    """What replaying one deferred event did."""
+    """What replaying one stored event did."""
 
     status: str
-    """applied | waiting (still unknown) | skipped (claimed elsewhere, or no longer
-    deferred) | failed (an error other than an unknown tenant; it stays deferred)"""
+    """applied | unchanged (an operator's replay of an event already applied, or with
+    nothing to apply: it changed nothing) | waiting (still unknown) | skipped (claimed
+    elsewhere, or no longer deferred) | missing (no such row; an operator's replay) | failed
+    (an error other than an unknown tenant; the event stays as it was)"""
     known: dict[IdKind, set[str]] = field(default_factory=dict)
     """Ids that applying it made known (other events may wait for them)."""
+    error: str | None = None
+    """Why it failed, safe to show an operator (the traceback is logged)."""
 
 
-async def replay_one(registry: Registry, row_id: str) -> Replayed:
-    """Apply one deferred event in its own transaction, if no one else holds it.
+async def replay_one(registry: Registry, row_id: str, *, explicit: bool = False) -> Replayed:
+    """Apply one stored event in its own transaction, at the event's own time.
 
-    Still unknown: it stays deferred, its waited-for ids updated; if those are known by now
-    (a transaction committed them meanwhile), it is tried again. Any other error is logged
-    with the event's id and leaves it deferred, to be replayed later.
+    Automatic (`explicit=False`: after a commit, the safety net): only a deferred event,
+    and only if no one else holds it (`SKIP LOCKED`). An operator's replay (`explicit`) takes
+    any stored event, waiting for whoever holds it (PostgreSQL's `FOR UPDATE`), so two at
+    once apply it once: the second finds it processed and changes nothing. Applied, an event
+    deferred, unmatched or ignored (a type the plugin handles by now) becomes `processed`,
+    and what it made known is replayed after the commit through the unit of work. One
+    already processed is not applied a second time (`unchanged`): what it did committed with
+    its status, and the appliers order a subscription's facts by the provider's time, so the
+    same fact again after a later renewal (`invoice.paid`) would move its period back.
+
+    Still unknown: it stays as it was (deferred, its waited-for ids updated; unmatched stays
+    unmatched); if those are known by now (a transaction committed them meanwhile), it is
+    tried again. Any other error is logged with the event's id and leaves it as it was.
     """
     event: WebhookEvent | None = None
     provider_event_id = "?"
+    claim = queries.CLAIM_STORED if explicit else queries.CLAIM_DEFERRED
     for attempt in range(1, ATTEMPTS + 1):
         try:
             async with unit_of_work() as conn:
-                _, rows = await conn.execute_query(queries.CLAIM_DEFERRED.of(conn), [row_id])
-                if not rows or rows[0]["status"] != "deferred":
-                    return Replayed("skipped")  # another holds it, or it is settled
+                _, rows = await conn.execute_query(claim.of(conn), [row_id])
+                if not rows:
+                    return Replayed("missing" if explicit else "skipped")
+                status = str(rows[0]["status"])
+                if status != "deferred" and not explicit:
+                    return Replayed("skipped")  # settled meanwhile
                 provider_key = str(rows[0]["provider_key"])
                 provider_event_id = str(rows[0]["provider_event_id"])
                 stored_waits = {kind: rows[0][COLUMN[kind]] for kind in KINDS}
+                if status == "processed":  # only an operator's replay gets here
+                    # Already applied: what it did committed with its status (its payload
+                    # may be pruned since). It changes nothing and emits nothing.
+                    return Replayed("unchanged")
                 event = parse_webhook_body(registry, provider_key, str(rows[0]["payload"]).encode())
+                if not event.facts:  # a type still ignored: nothing to apply
+                    return Replayed("unchanged")
                 ctx = await apply_facts(
                     provider_key,
                     event.facts,
@@ -203,10 +228,13 @@ async def replay_one(registry: Registry, row_id: str) -> Replayed:
                     provider_event_id=event.provider_event_id,
                     using_db=conn,
                 )
+                known = known_after(ctx.identified, ctx.known, event.facts)
                 await conn.execute_query(
                     for_dialect(conn, queries.MARK_APPLIED), [_db_time(utcnow()), row_id]
                 )
-            return Replayed("applied", known_after(ctx.identified, ctx.known, event.facts))
+                if explicit:
+                    replay_after_commit(conn, registry, provider_key, known)
+            return Replayed("applied", {} if explicit else known)
         except TenantUnknown as unknown:
             assert event is not None  # only applying the facts raises it
             waits = waits_of(unknown, event)
@@ -217,19 +245,20 @@ async def replay_one(registry: Registry, row_id: str) -> Replayed:
         except (IntegrityError, OperationalError) as error:
             if attempt == ATTEMPTS:
                 log.exception(
-                    "replaying deferred provider event %s (row %s) failed; it stays deferred",
+                    "replaying provider event %s (row %s) failed; it stays as it was",
                     provider_event_id,
                     row_id,
                 )
-                return Replayed("failed")
-            log.info("retrying deferred provider event %s after a conflict: %s", row_id, error)
-        except Exception:
+                return Replayed("failed", error="a write conflict persisted; try again")
+            log.info("retrying provider event %s after a conflict: %s", row_id, error)
+        except Exception as error:
             log.exception(
-                "replaying deferred provider event %s (row %s) failed; it stays deferred",
+                "replaying provider event %s (row %s) failed; it stays as it was",
                 provider_event_id,
                 row_id,
             )
-            return Replayed("failed")
+            reason = error.message if isinstance(error, ApiError) else "see the service log"
+            return Replayed("failed", error=reason)
     return Replayed("waiting")  # pragma: no cover
 
 

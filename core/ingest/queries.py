@@ -102,6 +102,10 @@ CLAIM_DEFERRED = PerDialect(postgres=f"{_CLAIMED} FOR UPDATE SKIP LOCKED", sqlit
 """One event by its primary key, locked unless another transaction holds it. Whether it is
 still deferred is read, not filtered on: `AND status = 'deferred'` would let the planner
 pick the small partial index and walk it instead of the primary key."""
+CLAIM_STORED = PerDialect(postgres=f"{_CLAIMED} FOR UPDATE", sqlite=_CLAIMED)
+"""An operator's replay: one event by its primary key, whatever its status, locked, waiting
+for a transaction that holds it (an automatic replay, or another operator's), so two
+replays at once apply it once."""
 MARK_APPLIED = "UPDATE provider_events SET status = 'processed', processed_at = $1 WHERE id = $2"
 SET_WAITS = (
     "UPDATE provider_events SET "

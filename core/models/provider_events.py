@@ -65,6 +65,10 @@ class ProviderEvent(Model):
         unique_together = (("provider_key", "provider_event_id"),)
         indexes = (
             Index(fields=("status", "received_at"), name="provider_events_status_idx"),
+            # The operator's list (`core.ingest.stored`), newest first: all of them, or since a
+            # moment, or of one provider key (deployments have a few keys), and of one type.
+            Index(fields=("received_at", "id"), name="provider_events_received_idx"),
+            Index(fields=("type", "received_at", "id"), name="provider_events_type_idx"),
             # The deferred events alone, oldest first: the TTL and the safety net walk it.
             PartialIndex(
                 fields=("received_at", "id"),

@@ -116,7 +116,12 @@ async def paginate(
     """One page of `query` in `order` (whose last key must be unique, like `id`)."""
     scope = cursor_scope(query, order)
     if cursor:
-        query = query.filter(_after(order, decode_cursor(cursor, len(order), scope)))
+        position = decode_cursor(cursor, len(order), scope)
+        # The OR of `_after` is no index bound; the first key's half-open range is, so a page
+        # deep in a list starts where the cursor is instead of walking the rows before it.
+        first = order[0]
+        edge = f"{first.field}__lte" if first.descending else f"{first.field}__gte"
+        query = query.filter(Q(**{edge: position[0]}), _after(order, position))
     ordering = [f"-{k.field}" if k.descending else k.field for k in order]
     rows = await query.order_by(*ordering).limit(limit + 1).prefetch_related(*prefetch)
     more = len(rows) > limit

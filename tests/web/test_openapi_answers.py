@@ -64,6 +64,7 @@ async def test_every_route_answers_as_documented(sandbox_app: Served) -> None:
     await _billing(sandbox_app, check)
     await _managing(sandbox_app, check)
     await _deliveries(api, check)
+    await _provider_events(api, check)
     await _webhooks_and_inbox(api, check)
     documented = {
         (method, route) for route, methods in document["paths"].items() for method in methods
@@ -221,6 +222,23 @@ async def _deliveries(api: Api, check: Checked) -> None:
     retry = f"{deliveries}/{{id}}/retry"
     check("post", retry, await api.post(f"{deliveries}/{delivery_id}/retry"))
     check("post", retry, await api.post(f"{deliveries}/missing/retry"))
+    bulk = f"{deliveries}/retry"
+    check("post", bulk, await api.post(bulk, json={"status": "failed", "consumerKey": "funnel"}))
+    check("post", bulk, await api.post(bulk, json={"status": "delivered"}))
+
+
+async def _provider_events(api: Api, check: Checked) -> None:
+    events = "/internal/payments/provider-events"
+    listed = check("get", events, await api.get(events))
+    assert listed.body["data"]
+    check("get", events, await api.get(events, query={"status": "nonsense"}))
+    event_id = listed.body["data"][0]["id"]
+    one = f"{events}/{{id}}"
+    check("get", one, await api.get(f"{events}/{event_id}"))
+    check("get", one, await api.get(f"{events}/missing"))
+    replay = f"{events}/{{id}}/replay"
+    check("post", replay, await api.post(f"{events}/{event_id}/replay"))
+    check("post", replay, await api.post(f"{events}/missing/replay"))
 
 
 async def _webhooks_and_inbox(api: Api, check: Checked) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -53,6 +54,27 @@ def query_int(value: object) -> object:
 
 QueryInt = Annotated[int, BeforeValidator(query_int)]
 """An integer query parameter: ASCII digits only, then the field's own bounds."""
+
+
+def iso_moment(value: object) -> object:
+    """An ISO-8601 moment (`2026-11-27T10:00:00Z`, a date, an offset); without an offset,
+    UTC. Anything else (a Unix number, words) is a ValueError."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                "must be an ISO-8601 date and time, e.g. 2026-11-27T10:00:00Z"
+            ) from None
+    else:
+        raise ValueError("must be an ISO-8601 date and time, e.g. 2026-11-27T10:00:00Z")
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+IsoMoment = Annotated[datetime, BeforeValidator(iso_moment)]
+"""A moment a caller writes in ISO-8601 (query string or JSON body)."""
 
 
 class ListQuery(ApiModel):

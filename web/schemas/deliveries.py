@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from web.schemas.common import ApiModel, ListQuery
+from web.schemas.common import ApiModel, IsoMoment, ListQuery, RequestBody
 
 DeliveryStatus = Literal["pending", "in_flight", "delivered", "failed"]
 
@@ -52,3 +52,18 @@ class DeliveryDetailOut(DeliveryOut):
 class DeliveryList(ApiModel):
     data: list[DeliveryOut]
     next_cursor: str | None
+
+
+class DeliveryRetryBody(RequestBody):
+    """The bulk retry: which deliveries (`failed`, or `pending` ones waiting for a later
+    attempt), optionally of one consumer and event type, created at or after `since`."""
+
+    status: Literal["failed", "pending"]
+    consumer_key: str | None = Field(default=None, max_length=64)
+    event_type: str | None = Field(default=None, max_length=64)
+    since: IsoMoment | None = None
+
+
+class DeliveryRetryCount(ApiModel):
+    count: int
+    """How many deliveries were re-queued."""
