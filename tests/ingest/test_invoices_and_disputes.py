@@ -166,3 +166,18 @@ async def test_our_plan_change_moves_the_record_by_its_metadata(database: str) -
     moved = subscription_fact(metadata={**TENANT, PRICING_ITEM_CODE: "pro"})
     assert await apply(moved, at=T0 + timedelta(minutes=1)) == ["subscription.updated"]
     assert (await Subscription.get(provider_subscription_id="sub_1")).pricing_item_code == "pro"
+
+
+async def test_a_late_subscription_event_older_than_a_renewal_keeps_the_period(
+    database: str,
+) -> None:
+    await apply(subscription_fact())
+    renewed_at = T0 + timedelta(days=30)
+    assert await apply(invoice_fact(paid=True), at=renewed_at) == [
+        "invoice.paid",
+        "subscription.updated",
+    ]
+    assert await apply(subscription_fact(), at=T0 + timedelta(seconds=5)) == []
+    record = await Subscription.get(provider_subscription_id="sub_1")
+    assert record.current_period_end == PERIOD_END + timedelta(days=30)
+    assert record.provider_updated_at == renewed_at

@@ -165,7 +165,13 @@ async def bill(ctx: ApplyContext, record: Subscription, fact: InvoiceFact) -> No
     record.current_period_end = fact.period_end
     if fact.period_start is not None:
         record.current_period_start = fact.period_start
+    # The renewal is the subscription's newest state now: a subscription event older than it,
+    # arriving late, is stale and cannot take the period back.
+    seen = record.provider_updated_at
+    record.provider_updated_at = ctx.occurred_at if seen is None else max(seen, ctx.occurred_at)
     await records.save_fields(
-        ctx.conn, record, ["current_period_end", "current_period_start", "updated_at"]
+        ctx.conn,
+        record,
+        ["current_period_end", "current_period_start", "provider_updated_at", "updated_at"],
     )
     await emit(ctx, "subscription.updated", record)
