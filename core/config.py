@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from core.errors import ConfigurationError
+from core.logs import log_format, log_level
 
 DEFAULT_DATABASE_URL = "sqlite://./data/payments.sqlite3"
 
@@ -63,6 +64,9 @@ class Settings:
     (`core.reconcile.sweep`)."""
     reconcile_concurrency: int = 4
     """Provider reads a reconcile run keeps in flight at once."""
+    log_format: str = "text"
+    """`json` (one object per line) or `text` (`core.logs`); json by default in production."""
+    log_level: str = "INFO"
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -116,6 +120,8 @@ class Settings:
             plan_status_cache=_bool(env, "PAYMENTS_PLAN_STATUS_CACHE", True),
             reconcile_interval=_float(env, "PAYMENTS_RECONCILE_INTERVAL", 3600.0),
             reconcile_concurrency=_int(env, "PAYMENTS_RECONCILE_CONCURRENCY", 4, minimum=1),
+            log_format=log_format(env),
+            log_level=log_level(env),
             env=env,
         )
 

@@ -19,6 +19,7 @@ from core import hookspecs
 from core.config import Settings
 from core.consumers import ConsumerPlugin, EventConsumer
 from core.errors import ConfigurationError, NotFound
+from core.logs import register_setting_secrets
 from core.plugin_config import PluginEntry, load_plugins_file
 from core.providers import PaymentProvider, ProviderPlugin
 
@@ -127,6 +128,8 @@ def _settings(entry: PluginEntry, model: type[BaseModel], path: str) -> BaseMode
 def load_registry(settings: Settings, manager: pluggy.PluginManager) -> Registry:
     """Build the configured providers and consumers; `ConfigurationError` on any problem."""
     config = load_plugins_file(settings.plugins_file, settings.env)
+    for entry in (*config.providers, *config.consumers):
+        register_setting_secrets(entry.settings)  # never shown in a log line
     offered_providers = provider_plugins(manager)
     offered_consumers = consumer_plugins(manager)
     registry = Registry()

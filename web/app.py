@@ -14,6 +14,7 @@ from core.config import Settings
 from core.delivery.dispatcher import Dispatcher
 from core.ingest.deferred import DeferredSweeper
 from core.ingest.provider_reads import start_runner, stop_runner
+from core.logs import register_env_secrets, register_secret
 from core.plugins import Registry, build_plugin_manager, load_registry
 from core.reconcile.sweep import ReconcileSweep
 from core.store import db
@@ -25,6 +26,7 @@ from web.input_guard import install_input_guard
 from web.metrics import blueprint as metrics_blueprint
 from web.metrics import install_request_metrics
 from web.request import PaymentsRequest
+from web.request_log import RequestLog
 from web.routes import (
     billing,
     checkout,
@@ -56,6 +58,7 @@ def create_app(
 
     With `connect_database` the app opens the database when it starts serving and closes
     it when it stops; embedders that manage the connection themselves turn it off.
+    Around both, `web.request_log` gives every request its id and its log line.
     `dispatcher` runs the delivery dispatcher (and beside it the deferred events' safety net,
     `core.ingest.deferred`, and the provider-read runner, `core.ingest.provider_reads`) while serving; None means
     `settings.embedded_dispatcher` when the app manages its own connection, else off
@@ -63,7 +66,8 @@ def create_app(
     plan-status reads below Quart (`web.fast_plan_status`) and `fast_webhooks` webhooks that
     ingest cleanly (`web.fast_webhooks`); tests turn them off to compare.
     """
-    settings.require_internal_token()
+    register_secret(settings.require_internal_token())
+    register_env_secrets(settings.env)
     manager = manager or build_plugin_manager()
     registry = load_registry(settings, manager)
 
@@ -116,6 +120,7 @@ def create_app(
             token=settings.internal_token,
             grace_days=settings.past_due_grace_days,
         )
+    app.asgi_app = RequestLog(app.asgi_app)  # type: ignore[method-assign]
 
     cache_plans = (
         plan_cache if plan_cache is not None else connect_database and settings.plan_status_cache

@@ -10,6 +10,7 @@ import asyncio
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -20,6 +21,13 @@ import click
 from core import __version__
 from core.config import Settings
 from core.errors import ConfigurationError
+from core.logs import (
+    configure_logging,
+    configured_format,
+    log_format,
+    log_level,
+    register_env_secrets,
+)
 from core.plugins import Registry, build_plugin_manager, installed_plugins, load_registry
 from core.store import db
 from web.server import run as run_loop
@@ -30,6 +38,16 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def refuse(error: ConfigurationError) -> None:
+    """One line on stderr (a JSON object when logging is JSON) and exit status 2."""
+    line = f"payments: error: {error}"
+    if configured_format() == "json":
+        logging.getLogger("platform_payments").error(line, extra={"event": "config_error"})
+    else:
+        click.echo(line, err=True)
+    sys.exit(2)
+
+
 def clear_errors(command: F) -> F:
     """Print a `ConfigurationError` as one line and exit 2."""
 
@@ -38,8 +56,7 @@ def clear_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except ConfigurationError as error:
-            click.echo(f"payments: error: {error}", err=True)
-            sys.exit(2)
+            refuse(error)
 
     return wrapper  # type: ignore[return-value]
 
@@ -48,9 +65,12 @@ def clear_errors(command: F) -> F:
 @click.version_option(__version__, prog_name="payments")
 def cli() -> None:
     """platform-payments: pricing, checkout, provider webhooks and event delivery."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        configure_logging(log_format(os.environ), log_level(os.environ))
+    except ConfigurationError as error:
+        click.echo(f"payments: error: {error}", err=True)
+        sys.exit(2)
+    register_env_secrets(os.environ)
 
 
 @cli.command()
@@ -237,6 +257,5 @@ def main() -> None:
     try:
         group = build_cli()
     except ConfigurationError as error:
-        click.echo(f"payments: error: {error}", err=True)
-        sys.exit(2)
+        refuse(error)
     group()

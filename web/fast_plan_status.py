@@ -25,6 +25,7 @@ from web.auth import HEADER, token_matches
 from web.input_guard import MAX_PATH_PARAM
 from web.json_body import text_problem
 from web.metrics import request_meters
+from web.request_log import note_route
 from web.routes.billing import MAX_CONSUMER_KEY
 
 ENDPOINT = "billing.get_plan_status"
@@ -43,6 +44,7 @@ class PlanStatusFastPath:
         rule = next(r.rule for r in app.url_map.iter_rules() if r.endpoint == ENDPOINT)
         pattern = re.escape(rule).replace(re.escape("<consumerTenantId>"), "([^/]+)")
         self.path = re.compile(pattern)
+        self.rule = rule
         self.counted, self.timed = request_meters("GET", rule, 200)
 
     async def __call__(
@@ -56,6 +58,7 @@ class PlanStatusFastPath:
             except Exception:
                 body = None  # Quart's route asks again and answers the error
             if body is not None:
+                note_route(self.rule)
                 await send_json(send, 200, body)
                 self.counted.inc()
                 self.timed.observe(time.perf_counter() - started)

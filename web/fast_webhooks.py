@@ -30,6 +30,7 @@ from core.ingest.intake import ingest_webhook
 from core.plugins import Registry
 from web.asgi_answers import quart_headers, replaying, send_json
 from web.metrics import request_meters
+from web.request_log import note_route
 
 ENDPOINT = "webhooks.receive_webhook"
 _FAILURE: ContextVar[Exception | None] = ContextVar("payments_webhook_failure", default=None)
@@ -50,6 +51,7 @@ class WebhookFastPath:
         rule = next(r.rule for r in app.url_map.iter_rules() if r.endpoint == ENDPOINT)
         prefix = rule.split("<", 1)[0]
         self.paths = {prefix + key: key for key in registry.providers}
+        self.rule = rule
         self.counted, self.timed = request_meters("POST", rule, 200)
 
     async def __call__(
@@ -74,6 +76,7 @@ class WebhookFastPath:
                 _FAILURE.reset(marked)
             return
         answer = orjson.dumps({"received": True, "status": result.status})
+        note_route(self.rule)
         await send_json(send, 200, answer)
         self.counted.inc()
         self.timed.observe(time.perf_counter() - started)

@@ -10,6 +10,7 @@ from quart import Blueprint, Quart, Response, g, request
 from quart_schema import hide
 
 from core.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from web.request_log import note_route
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -36,6 +37,7 @@ def install_request_metrics(app: Quart) -> None:
     async def record(response: Response) -> Response:
         started = g.get("metrics_started")
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        note_route(route)  # the request's log line names the same route (web.request_log)
         counted, timed = request_meters(request.method, route, response.status_code)
         counted.inc()
         if started is not None:

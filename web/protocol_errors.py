@@ -1,5 +1,8 @@
 """Hypercorn's own refusals (a request h11 cannot parse) answered with the contract's JSON error.
 
+Like every answer, each has an `x-request-id` (a new one: nothing of the request was read)
+and its line in the log (`web.request_log`, route `unparsed`).
+
 A request line or header that HTTP/1.1 forbids (a NUL in a header value, a header or
 request line beyond h11's 16 KiB buffer, 10,000 query parameters in the target) never
 reaches the app: h11 raises `RemoteProtocolError` while parsing, and Hypercorn's
@@ -22,6 +25,7 @@ import hypercorn.protocol
 import orjson
 from hypercorn.protocol.h11 import H11Protocol
 
+from web.request_log import log_request, new_request_id
 from web.responses import error_body
 
 _MESSAGES = {
@@ -45,11 +49,14 @@ class JsonErrorH11Protocol(H11Protocol):
 
     async def _send_error_response(self, status_code: int) -> None:
         body = protocol_error_body(status_code)
+        rid = new_request_id()
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
             (b"connection", b"close"),
+            (b"x-request-id", rid.encode()),
         ]
+        log_request(None, "unparsed", status_code, 0.0, rid)
         await self._send_h11_event(
             h11.Response(
                 status_code=status_code,

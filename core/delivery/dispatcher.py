@@ -40,7 +40,7 @@ from core.delivery.outbox import NOTIFY_CHANNEL, event_body, on_local_wake
 from core.delivery.retry_policy import decide
 from core.events import EVENT_TYPES
 from core.models import NormalizedEvent
-from core.models.delivery import FAILED, PENDING
+from core.models.delivery import PENDING
 from core.store.db import is_sqlite
 from core.store.pg_listener import NotifyListener
 from core.timeutil import utcnow
@@ -313,15 +313,38 @@ class Dispatcher:
             next_attempt_at=decision.next_attempt_at,
         )
         result = decision.status if kept else "lease_lost"
-        DELIVERY_ATTEMPTS.labels(
-            delivery.consumer_key, "retry" if result == PENDING else result
-        ).inc()
-        if not kept:
-            log.warning("lease on delivery %s was taken over; attempt not recorded", delivery.id)
-        elif decision.status == FAILED:
-            log.warning(
-                "delivery %s to '%s' failed for good: %s",
-                delivery.id,
-                delivery.consumer_key,
-                outcome.error or outcome.status_code,
-            )
+        outcome_name = "retry" if result == PENDING else result
+        DELIVERY_ATTEMPTS.labels(delivery.consumer_key, outcome_name).inc()
+        _log_attempt(delivery, outcome, duration_ms, outcome_name)
+
+
+def _log_attempt(
+    delivery: Claimed, outcome: DeliveryOutcome, duration_ms: int, result: str
+) -> None:
+    """One line per attempt: delivered, retry (it is sent again later), failed (for good) or
+    lease_lost (another worker took it over; this attempt is not recorded). Never the body
+    sent, the consumer's answer or its headers (the token and the signature)."""
+    level = logging.INFO if result in ("delivered", "retry") else logging.WARNING
+    if not log.isEnabledFor(level):
+        return
+    log.log(
+        level,
+        "delivery %s of event %s to '%s': %s (%s)",
+        delivery.id,
+        delivery.event_id,
+        delivery.consumer_key,
+        result,
+        outcome.error or outcome.status_code,
+        extra={
+            "event": "delivery_attempt",
+            "delivery_id": str(delivery.id),
+            "event_id": str(delivery.event_id),
+            "event_type": delivery.event_type,
+            "consumer": delivery.consumer_key,
+            "attempt": delivery.attempt_count + 1,
+            "status_code": outcome.status_code,
+            "error": outcome.error,
+            "duration_ms": duration_ms,
+            "outcome": result,
+        },
+    )

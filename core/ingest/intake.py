@@ -22,6 +22,7 @@ causes it (`core.store.unit_of_work`) and runs once the commit succeeded, before
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -29,7 +30,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError, OperationalError
 
-from core.errors import WebhookSignatureInvalid
+from core.errors import ApiError, WebhookSignatureInvalid
 from core.facts import (
     WebhookEvent,
 )
@@ -44,6 +45,8 @@ from core.store.unit_of_work import unit_of_work
 from core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+outcomes = logging.getLogger("platform_payments.webhooks")
+"""One line per webhook: processed, duplicate, deferred, ignored, refused (or failed)."""
 
 ATTEMPTS = 3
 EVENT_KEY = ("provider_key", "provider_event_id")
@@ -68,15 +71,80 @@ class IngestResult:
 async def ingest_webhook(
     registry: Registry, provider_key: str, body: bytes, headers: dict[str, str]
 ) -> IngestResult:
-    """Verify, store and apply one provider webhook; see the module docstring."""
+    """Verify, store and apply one provider webhook; see the module docstring.
+
+    Logs one line of its outcome (`platform_payments.webhooks`): the provider key, the
+    provider's event id and type, the outcome and how long it took. Never the body or the
+    headers: the signature header is a credential, and a body may hold card details.
+    """
+    started = time.perf_counter()
     provider = registry.provider(provider_key)
-    if not body:
-        raise WebhookSignatureInvalid("empty webhook body")
-    provider.verify_webhook(body, headers)
-    event = parse_webhook_body(registry, provider_key, body)
-    result = await _ingest(registry, provider_key, event, body)
+    try:
+        if not body:
+            raise WebhookSignatureInvalid("empty webhook body")
+        provider.verify_webhook(body, headers)
+        event = parse_webhook_body(registry, provider_key, body)
+    except ApiError as error:
+        _refused(provider_key, error, started)
+        raise
+    try:
+        result = await _ingest(registry, provider_key, event, body)
+    except Exception as error:
+        _outcome(
+            logging.WARNING, provider_key, event, "failed", started, error=type(error).__name__
+        )
+        raise
     WEBHOOK_EVENTS.labels(provider_key, result.status).inc()
+    _outcome(logging.INFO, provider_key, event, result.status, started)
     return result
+
+
+def _outcome(
+    level: int,
+    provider_key: str,
+    event: WebhookEvent,
+    outcome: str,
+    started: float,
+    **more: str,
+) -> None:
+    if outcomes.isEnabledFor(level):
+        outcomes.log(
+            level,
+            "webhook %s %s: %s",
+            event.provider_event_id,
+            event.type,
+            outcome,
+            extra={
+                "event": "webhook",
+                "provider_key": provider_key,
+                "provider_event_id": event.provider_event_id,
+                "type": event.type,
+                "outcome": outcome,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                **more,
+            },
+        )
+
+
+def _refused(provider_key: str, error: ApiError, started: float) -> None:
+    """A webhook refused before it was stored: why (a signature's reason is safe to show; a
+    payload's may quote the body, so only its code is logged)."""
+    reason = error.message if isinstance(error, WebhookSignatureInvalid) else None
+    outcomes.warning(
+        "webhook of %s refused: %s",
+        provider_key,
+        error.code,
+        extra={
+            "event": "webhook",
+            "provider_key": provider_key,
+            "provider_event_id": None,
+            "type": None,
+            "outcome": "refused",
+            "code": error.code,
+            "reason": reason,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
 
 
 async def _is_stored(provider_key: str, event: WebhookEvent) -> bool:
