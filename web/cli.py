@@ -7,9 +7,11 @@ database) into one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import json
 import logging
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -38,6 +40,20 @@ def clear_errors(command: F) -> F:
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """`ConfigurationError` "port N is in use" when another process listens there (a second
+    `payments serve`), before anything starts; binds as Hypercorn does (`SO_REUSEADDR`)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise ConfigurationError(f"port {port} is in use") from None
+            raise ConfigurationError(f"cannot listen on {host}:{port}: {error}") from None
 
 
 @click.group()
@@ -72,12 +88,18 @@ def serve(host: str | None, port: int | None, no_dispatcher: bool) -> None:
         dispatcher=settings.embedded_dispatcher and not no_dispatcher,
         plan_cache=settings.plan_status_cache,
     )
-    config = hypercorn_config(host or settings.host, port or settings.port)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    config = hypercorn_config(bind_host, bind_port)
+    ensure_port_free(bind_host, bind_port)
 
     async def run() -> None:
         await db.connect(settings.database_url)
         try:
             await hypercorn_serve(app, config)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:  # taken between the check and Hypercorn's bind
+                raise ConfigurationError(f"port {bind_port} is in use") from None
+            raise
         finally:
             await db.close()
 
