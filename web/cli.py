@@ -125,6 +125,35 @@ def migrate() -> None:
 
 
 @cli.command()
+@click.option(
+    "--older-than",
+    "older_than",
+    type=click.FloatRange(min=0, min_open=True),
+    required=True,
+    metavar="DAYS",
+    help="Prune what is older than this many days.",
+)
+@click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
+@clear_errors
+def prune(older_than: float, dry_run: bool) -> None:
+    """Delete delivered deliveries and their attempts, expired idempotency keys, and the
+    payloads (not the rows) of processed provider events, older than DAYS; in batches."""
+    from core.retention import prune as run_prune
+
+    settings = Settings.from_env()
+
+    async def run() -> list[str]:
+        await db.connect(settings.database_url)
+        try:
+            return (await run_prune(older_than, dry_run=dry_run)).lines()
+        finally:
+            await db.close()
+
+    for line in asyncio.run(run()):
+        click.echo(f"payments: {line}")
+
+
+@cli.command()
 @clear_errors
 def plugins() -> None:
     """List installed plugins (version, hooks) and the enabled providers and consumers, as JSON."""

@@ -123,9 +123,13 @@ SELECT COUNT(*) AS n FROM delivery_attempts a
 
 
 def delete_attempts_of(count: int) -> str:
-    """Delete the attempts of `count` deliveries (their ids $1..$count)."""
+    """Delete the attempts of `count` deliveries (their ids $1..$count) that are still
+    delivered (an operator's retry since the batch was read keeps its history)."""
     slots = ", ".join(f"${i}" for i in range(1, count + 1))
-    return f"DELETE FROM delivery_attempts WHERE delivery_id IN ({slots})"
+    return (
+        "DELETE FROM delivery_attempts WHERE delivery_id IN "
+        f"(SELECT id FROM event_deliveries WHERE id IN ({slots}) AND status = '{DELIVERED}')"
+    )
 
 
 def delete_deliveries(count: int) -> str:

@@ -163,19 +163,19 @@ PRUNED_PAYLOAD = ""
 """What a processed event's payload becomes once pruned: the row, its ids and status stay."""
 
 # Retention (`core.retention`): processed events older than the cut, payload not yet pruned.
-PRUNABLE_PAYLOADS = """
+PRUNABLE_PAYLOADS = f"""
 SELECT id FROM provider_events
- WHERE status = 'processed' AND received_at < $1 AND payload <> ''
+ WHERE status = 'processed' AND received_at < $1 AND payload <> '{PRUNED_PAYLOAD}'
  ORDER BY received_at, id
  LIMIT $2
 """
 COUNT_PRUNABLE_PAYLOADS = (
     "SELECT COUNT(*) AS n FROM provider_events "
-    "WHERE status = 'processed' AND received_at < $1 AND payload <> ''"
+    f"WHERE status = 'processed' AND received_at < $1 AND payload <> '{PRUNED_PAYLOAD}'"
 )
 
 
 def clear_payloads(count: int) -> str:
     """Empty the payload of `count` events ($1..$count)."""
     slots = ", ".join(f"${i}" for i in range(1, count + 1))
-    return f"UPDATE provider_events SET payload = '' WHERE id IN ({slots})"
+    return f"UPDATE provider_events SET payload = '{PRUNED_PAYLOAD}' WHERE id IN ({slots})"
