@@ -160,3 +160,31 @@ async def test_payments_worker_serves_its_own_metrics(
 def test_the_worker_metrics_port_is_unset_by_default() -> None:
     assert Settings.from_env({}).worker_metrics_port is None
     assert Settings.from_env({"PAYMENTS_WORKER_METRICS_PORT": "9464"}).worker_metrics_port == 9464
+
+
+def test_a_taken_worker_metrics_port_is_one_line(
+    database: str, clean_env: dict[str, str], plugins_file: Callable[[str], str]
+) -> None:
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {
+            **clean_env,
+            "PAYMENTS_DATABASE_URL": database,
+            "PAYMENTS_INTERNAL_TOKEN": TOKEN,
+            "PAYMENTS_PLUGINS_FILE": plugins_file(""),
+            "PAYMENTS_WORKER_METRICS_PORT": str(port),
+            "PAYMENTS_HOST": "127.0.0.1",
+        }
+        done = subprocess.run(
+            [PAYMENTS, "worker"], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0] == (f"payments: error: PAYMENTS_WORKER_METRICS_PORT: port {port} is in use"), (
+        done.stderr
+    )
