@@ -22,6 +22,14 @@ DEFAULT_RETRY_SCHEDULE: tuple[float, ...] = (60, 300, 900, 3600, 10800, 21600, 4
 DEFAULT_PROVIDER_READ_SCHEDULE: tuple[float, ...] = (10, 60, 300, 1800)
 
 
+ENVIRONMENTS = ("development", "production", "test")
+"""Every value `PAYMENTS_ENV` may take, exactly (lowercase)."""
+DEVELOPMENT_TOKEN = "dev-internal-token"
+"""The token `make run` exports when none is set (Makefile): never good enough for production."""
+MIN_PRODUCTION_TOKEN = 32
+"""The shortest internal token production accepts."""
+WORKER_METRICS_PORT_UNSET = 0
+
 MAX_TTL_HOURS = 876_000
 """About a hundred years: beyond it a date computed from the TTL would overflow."""
 
@@ -67,6 +75,8 @@ class Settings:
     log_format: str = "text"
     """`json` (one object per line) or `text` (`core.logs`); json by default in production."""
     log_level: str = "INFO"
+    worker_metrics_port: int | None = None
+    """Where `payments worker` serves its own `/metrics`; None: nowhere."""
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -87,13 +97,16 @@ class Settings:
         """Read and check every setting; raise `ConfigurationError` naming the bad one."""
         env = dict(os.environ if environ is None else environ)
         token = env.get("PAYMENTS_INTERNAL_TOKEN", "")
+        environment = _environment(env)
+        if environment == "production":
+            _check_production_token(token)
         return cls(
             database_url=env.get("PAYMENTS_DATABASE_URL") or DEFAULT_DATABASE_URL,
             internal_token=token,
             port=_int(env, "PORT", 3700, minimum=1),
             host=env.get("PAYMENTS_HOST") or "0.0.0.0",
             plugins_file=env.get("PAYMENTS_PLUGINS_FILE") or "plugins.toml",
-            environment=env.get("PAYMENTS_ENV") or "development",
+            environment=environment,
             delivery_retry_schedule=_schedule(env.get("PAYMENTS_DELIVERY_RETRY_SCHEDULE")),
             delivery_timeout=_float(env, "PAYMENTS_DELIVERY_TIMEOUT", 10.0),
             delivery_lease=_lease(env),
@@ -122,7 +135,41 @@ class Settings:
             reconcile_concurrency=_int(env, "PAYMENTS_RECONCILE_CONCURRENCY", 4, minimum=1),
             log_format=log_format(env),
             log_level=log_level(env),
+            worker_metrics_port=_int(
+                env, "PAYMENTS_WORKER_METRICS_PORT", WORKER_METRICS_PORT_UNSET, minimum=1
+            )
+            or None,
             env=env,
+        )
+
+
+def _environment(env: Mapping[str, str]) -> str:
+    """`PAYMENTS_ENV`, exactly one of `ENVIRONMENTS`; unset or empty: development."""
+    raw = env.get("PAYMENTS_ENV")
+    if raw is None or raw == "":
+        return "development"
+    if raw not in ENVIRONMENTS:
+        raise ConfigurationError(
+            f"PAYMENTS_ENV must be one of {', '.join(ENVIRONMENTS)} (exactly, lowercase), "
+            f"got {raw!r}"
+        )
+    return raw
+
+
+def _check_production_token(token: str) -> None:
+    """Production refuses a guessable internal token (an unset one is refused by
+    `Settings.require_internal_token` where a token is needed)."""
+    if not token:
+        return
+    if token == DEVELOPMENT_TOKEN:
+        raise ConfigurationError(
+            "PAYMENTS_INTERNAL_TOKEN is the development token (make run's): "
+            "PAYMENTS_ENV=production needs a secret one"
+        )
+    if len(token) < MIN_PRODUCTION_TOKEN:
+        raise ConfigurationError(
+            f"PAYMENTS_INTERNAL_TOKEN is {len(token)} characters long: PAYMENTS_ENV=production "
+            f"needs at least {MIN_PRODUCTION_TOKEN}"
         )
 
 

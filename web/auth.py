@@ -14,7 +14,8 @@ PROTECTED_PREFIX = "/internal/"
 
 def token_matches(given: bytes, expected: bytes) -> bool:
     """Constant-time, and the same answer whether the header is missing or wrong; the guard
-    below and the plan-status fast path (`web.fast_plan_status`) both decide with this."""
+    below and the plan-status fast path (`web.fast_plan_status`) both decide with this.
+    Both refuse a request that sends the header more than once (never "first wins")."""
     return hmac.compare_digest(given, expected)
 
 
@@ -24,6 +25,6 @@ def install_token_guard(app: Quart) -> None:
         if not request.path.startswith(PROTECTED_PREFIX):
             return
         expected: bytes = current_app.config["PAYMENTS_INTERNAL_TOKEN"].encode()
-        given = request.headers.get(HEADER, "").encode()
-        if not token_matches(given, expected):
+        given = request.headers.getlist(HEADER)
+        if len(given) != 1 or not token_matches(given[0].encode(), expected):
             raise Unauthorized("missing or invalid internal token", code="unauthorized")

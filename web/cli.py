@@ -7,10 +7,12 @@ database) into one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -61,6 +63,20 @@ def clear_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def ensure_port_free(host: str, port: int) -> None:
+    """`ConfigurationError` "port N is in use" when another process listens there (a second
+    `payments serve`), before anything starts; binds as Hypercorn does (`SO_REUSEADDR`)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise ConfigurationError(f"port {port} is in use") from None
+            raise ConfigurationError(f"cannot listen on {host}:{port}: {error}") from None
+
+
 @click.group()
 @click.version_option(__version__, prog_name="payments")
 def cli() -> None:
@@ -96,12 +112,18 @@ def serve(host: str | None, port: int | None, no_dispatcher: bool) -> None:
         dispatcher=settings.embedded_dispatcher and not no_dispatcher,
         plan_cache=settings.plan_status_cache,
     )
-    config = hypercorn_config(host or settings.host, port or settings.port)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    config = hypercorn_config(bind_host, bind_port)
+    ensure_port_free(bind_host, bind_port)
 
     async def run() -> None:
         await db.connect(settings.database_url)
         try:
             await hypercorn_serve(app, config)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:  # taken between the check and Hypercorn's bind
+                raise ConfigurationError(f"port {bind_port} is in use") from None
+            raise
         finally:
             await db.close()
 
@@ -124,6 +146,35 @@ def migrate() -> None:
     settings = Settings.from_env()
     asyncio.run(db.migrate(settings.database_url))
     click.echo("payments: database is up to date")
+
+
+@cli.command()
+@click.option(
+    "--older-than",
+    "older_than",
+    type=click.FloatRange(min=0, min_open=True),
+    required=True,
+    metavar="DAYS",
+    help="Prune what is older than this many days.",
+)
+@click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
+@clear_errors
+def prune(older_than: float, dry_run: bool) -> None:
+    """Delete delivered deliveries and their attempts, expired idempotency keys, and the
+    payloads (not the rows) of processed provider events, older than DAYS; in batches."""
+    from core.retention import prune as run_prune
+
+    settings = Settings.from_env()
+
+    async def run() -> list[str]:
+        await db.connect(settings.database_url)
+        try:
+            return (await run_prune(older_than, dry_run=dry_run)).lines()
+        finally:
+            await db.close()
+
+    for line in asyncio.run(run()):
+        click.echo(f"payments: {line}")
 
 
 @cli.command()

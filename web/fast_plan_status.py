@@ -82,8 +82,7 @@ class PlanStatusFastPath:
             if wanted is None:
                 return None
             consumer_key = wanted.group(1).decode()
-        for name, value in scope["headers"]:
-            if name == _HEADER:
-                authorized = token_matches(value, self.token)
-                return (tenant, consumer_key) if authorized else None
-        return None
+        tokens = [value for name, value in scope["headers"] if name == _HEADER]
+        if len(tokens) != 1 or not token_matches(tokens[0], self.token):
+            return None  # Quart's guard answers the 401 (a repeated header included)
+        return (tenant, consumer_key)

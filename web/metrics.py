@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from quart import Blueprint, Quart, Response, g, request
+from quart import Blueprint, Quart, Response, current_app, g, request
 from quart_schema import hide
 
+from core.gauges import refresh_gauges
 from core.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from web.request_log import note_route
+from web.state import AppState
 
 blueprint = Blueprint("metrics", __name__)
+log = logging.getLogger(__name__)
 
 
 @blueprint.get("/metrics")
 @hide
 async def metrics() -> Response:
-    """Prometheus text format; public like /health (it holds no tenant data)."""
+    """Prometheus text format; public like /health (it holds no tenant data). The gauges are
+    read from the database now (`core.gauges`); when it does not answer, the counters are
+    still served and the gauges keep their last values."""
+    state: AppState = current_app.extensions["payments"]
+    try:
+        await refresh_gauges(
+            state.registry.consumers, current_app.extensions.get("payments_dispatcher")
+        )
+    except Exception as error:
+        log.warning("metrics: gauges not refreshed: %s", error)
     return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 

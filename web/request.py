@@ -9,13 +9,29 @@ from quart import Request
 from core.errors import ApiError
 from web.json_body import load_body
 
+INTERNAL_PREFIX = "/internal/"
+INTERNAL_MAX_BODY_BYTES = 256 * 1024
+"""Every `/internal/*` route: 413 `payload_too_large` above 256 KiB (webhooks keep the app's
+1 MiB, `web.app.MAX_BODY_BYTES`). No internal body comes near it: the largest, a pricing
+item with its features and metadata, is a few KiB."""
+
 
 class PaymentsRequest(Request):
     """Refuses a non-JSON content type (415) and any body `web.json_body` refuses (400).
 
     Every JSON route (quart-schema's `validate_request` included) decodes through here,
-    so one decoder decides what a JSON body may contain.
+    so one decoder decides what a JSON body may contain. An `/internal/*` body is limited
+    to `INTERNAL_MAX_BODY_BYTES` (a declared length over it is refused before any byte is read).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        path = args[2] if len(args) > 2 else kwargs.get("path", "")
+        if isinstance(path, str) and path.startswith(INTERNAL_PREFIX):
+            limit = kwargs.get("max_content_length")
+            kwargs["max_content_length"] = (
+                INTERNAL_MAX_BODY_BYTES if limit is None else min(limit, INTERNAL_MAX_BODY_BYTES)
+            )
+        super().__init__(*args, **kwargs)
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         if cache and self._cached_json[silent] is not Ellipsis:

@@ -138,3 +138,46 @@ def requeue_matching(
         where.append(f"created_at >= {slot(created_since)}")
     lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
     return _REQUEUE_MATCHING.format(where=" AND ".join(where), lock=lock), values
+
+
+# The /metrics gauges (`core.gauges`), one statement each, read at scrape time.
+COUNT_BY_STATUS_AND_CONSUMER = (
+    "SELECT status, consumer_key, COUNT(*) AS n FROM event_deliveries GROUP BY status, consumer_key"
+)
+"""From `event_deliveries_status_consumer_idx` alone (PostgreSQL: an index-only scan)."""
+OLDEST_PENDING = (
+    f"SELECT MIN(created_at) AS oldest FROM event_deliveries WHERE status = '{PENDING}'"
+)
+"""One entry of `event_deliveries_status_created_idx`, however long the history."""
+
+# Retention (`core.retention`): one batch each, oldest first, by the (created_at, id) index.
+PRUNABLE_DELIVERIES = f"""
+SELECT id FROM event_deliveries
+ WHERE created_at < $1 AND status = '{DELIVERED}'
+ ORDER BY created_at, id
+ LIMIT $2
+"""
+COUNT_PRUNABLE_DELIVERIES = (
+    f"SELECT COUNT(*) AS n FROM event_deliveries WHERE created_at < $1 AND status = '{DELIVERED}'"
+)
+COUNT_PRUNABLE_ATTEMPTS = f"""
+SELECT COUNT(*) AS n FROM delivery_attempts a
+  JOIN event_deliveries d ON d.id = a.delivery_id
+ WHERE d.created_at < $1 AND d.status = '{DELIVERED}'
+"""
+
+
+def delete_attempts_of(count: int) -> str:
+    """Delete the attempts of `count` deliveries (their ids $1..$count) that are still
+    delivered (an operator's retry since the batch was read keeps its history)."""
+    slots = ", ".join(f"${i}" for i in range(1, count + 1))
+    return (
+        "DELETE FROM delivery_attempts WHERE delivery_id IN "
+        f"(SELECT id FROM event_deliveries WHERE id IN ({slots}) AND status = '{DELIVERED}')"
+    )
+
+
+def delete_deliveries(count: int) -> str:
+    """Delete `count` deliveries ($1..$count), each still delivered (a retry since moved it)."""
+    slots = ", ".join(f"${i}" for i in range(1, count + 1))
+    return f"DELETE FROM event_deliveries WHERE id IN ({slots}) AND status = '{DELIVERED}'"

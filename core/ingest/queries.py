@@ -155,3 +155,31 @@ UPDATE provider_reads
  WHERE id = $5 AND lease_owner = $6 AND status = 'pending'
 """
 """Leave a lease with the task's next state, only while it is still ours."""
+
+# The /metrics gauge (`core.gauges`): the deferred and unmatched events, from the
+# (status, received_at) index's two ranges; never the processed history.
+COUNT_WAITING_EVENTS = (
+    "SELECT status, COUNT(*) AS n FROM provider_events "
+    "WHERE status IN ('deferred', 'unmatched') GROUP BY status"
+)
+
+PRUNED_PAYLOAD = ""
+"""What a processed event's payload becomes once pruned: the row, its ids and status stay."""
+
+# Retention (`core.retention`): processed events older than the cut, payload not yet pruned.
+PRUNABLE_PAYLOADS = f"""
+SELECT id FROM provider_events
+ WHERE status = 'processed' AND received_at < $1 AND payload <> '{PRUNED_PAYLOAD}'
+ ORDER BY received_at, id
+ LIMIT $2
+"""
+COUNT_PRUNABLE_PAYLOADS = (
+    "SELECT COUNT(*) AS n FROM provider_events "
+    f"WHERE status = 'processed' AND received_at < $1 AND payload <> '{PRUNED_PAYLOAD}'"
+)
+
+
+def clear_payloads(count: int) -> str:
+    """Empty the payload of `count` events ($1..$count)."""
+    slots = ", ".join(f"${i}" for i in range(1, count + 1))
+    return f"UPDATE provider_events SET payload = '{PRUNED_PAYLOAD}' WHERE id IN ({slots})"

@@ -79,6 +79,10 @@ class EventDelivery(Model):
             Index(fields=("created_at", "id"), name="event_deliveries_created_idx"),
             Index(fields=("consumer_key", "created_at"), name="event_deliveries_consumer_idx"),
             Index(fields=("event_type", "created_at"), name="event_deliveries_type_idx"),
+            # The /metrics gauge counts deliveries by status and consumer from this index alone.
+            Index(fields=("status", "consumer_key"), name="event_deliveries_status_consumer_idx"),
+            # ... and the age of the oldest pending one, one index entry whatever the history.
+            Index(fields=("status", "created_at"), name="event_deliveries_status_created_idx"),
         )
 
 

@@ -7,6 +7,7 @@ SQLite and PostgreSQL; `payments migrate` applies it.
 from __future__ import annotations
 
 import contextlib
+import pkgutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as tortoise_migrate
+from tortoise.migrations.recorder import MigrationRecorder
 
 from core.errors import ConfigurationError
 
@@ -114,6 +116,26 @@ async def close() -> None:
 async def ping() -> None:
     """One round trip, for `/health`."""
     await connections.get("default").execute_query("SELECT 1")
+
+
+def migration_names() -> list[str]:
+    """Every migration committed in `migrations/`, by module name (`0001_initial`, ...)."""
+    import migrations
+
+    return sorted(
+        info.name for info in pkgutil.iter_modules(migrations.__path__) if info.name[:4].isdigit()
+    )
+
+
+async def pending_migrations() -> list[str]:
+    """The committed migrations the database has not applied, oldest first (all of them on
+    an empty database). One query of Tortoise's own record (`tortoise_migrations`); raises
+    when the database does not answer (ping first to tell the two apart)."""
+    recorder = MigrationRecorder(connections.get("default"))
+    applied = {
+        key.name for key in await recorder.applied_migrations() if key.app_label == APP_LABEL
+    }
+    return [name for name in migration_names() if name not in applied]
 
 
 async def migrate(url: str) -> None:

@@ -91,3 +91,18 @@ async def _remember(scope: str, key: str, digest: str, response: StoredResponse)
         status_code=response.status_code,
         response_body=orjson.dumps(response.body).decode(),
     )
+
+
+# Retention (`core.retention`): remembered answers older than the cut, oldest first, by
+# `idempotency_keys_created_idx`. A key is "expired" once it is older than the retention
+# window: a client retrying a POST days later is not a retry any more.
+PRUNABLE_KEYS = (
+    "SELECT id FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at, id LIMIT $2"
+)
+COUNT_PRUNABLE_KEYS = "SELECT COUNT(*) AS n FROM idempotency_keys WHERE created_at < $1"
+
+
+def delete_keys(count: int) -> str:
+    """Delete `count` remembered answers ($1..$count)."""
+    slots = ", ".join(f"${i}" for i in range(1, count + 1))
+    return f"DELETE FROM idempotency_keys WHERE id IN ({slots})"

@@ -109,7 +109,7 @@ def test_payments_serve_refuses_the_sandbox_in_production(
     env = {
         **clean_env,
         "PAYMENTS_DATABASE_URL": f"sqlite://{tmp_path}/prod.sqlite3",
-        "PAYMENTS_INTERNAL_TOKEN": "tok",
+        "PAYMENTS_INTERNAL_TOKEN": "p" * 32,
         "PAYMENTS_PLUGINS_FILE": str(repo_root / "plugins.toml"),
         "PAYMENTS_ENV": "production",
         "PORT": str(free_port()),

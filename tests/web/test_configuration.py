@@ -193,7 +193,7 @@ def test_production_runs_with_the_sandbox_switched_off(
         **clean_env,
         "PAYMENTS_ENV": "production",
         "PAYMENTS_PLUGINS_FILE": str(repo_root / "plugins.toml"),
-        "PAYMENTS_INTERNAL_TOKEN": "t",
+        "PAYMENTS_INTERNAL_TOKEN": "p" * 32,
     }
     refused = run_payments("plugins", env=env)
     assert refused.returncode == 2

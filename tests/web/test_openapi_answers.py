@@ -75,6 +75,7 @@ async def test_every_route_answers_as_documented(sandbox_app: Served) -> None:
 async def _catalog(api: Api, check: Checked) -> None:
 
     check("get", "/health", await api.get("/health", token=None))
+    check("get", "/ready", await api.get("/ready", token=None))
     check("get", "/internal/payments/providers", await api.get("/internal/payments/providers"))
 
     items = check("get", ITEMS, await api.get(ITEMS)).body["data"]

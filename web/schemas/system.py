@@ -13,6 +13,14 @@ class HealthOut(ApiModel):
     version: str
 
 
+class ReadyOut(ApiModel):
+    status: Literal["ready", "not_ready"]
+    database: Literal["ok", "error"]
+    migrations: Literal["ok", "pending", "unknown"]
+    pending: list[str] | None = None
+    """The migrations not applied yet, when `migrations` is `pending`."""
+
+
 class ProviderOut(ApiModel):
     key: str
     plugin: str

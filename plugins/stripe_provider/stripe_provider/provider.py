@@ -16,7 +16,12 @@ import aiohttp
 import stripe
 
 from core.config import Settings
-from core.errors import ProviderError, ProviderNotConfigured, ProviderObjectMissing
+from core.errors import (
+    ConfigurationError,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderObjectMissing,
+)
 from core.facts import Fact, PaymentFact, RefundFact, SubscriptionFact, WebhookEvent
 from core.providers import (
     ALL_CAPABILITIES,
@@ -83,6 +88,12 @@ class StripeProvider(PaymentProvider):
 
     @classmethod
     def build(cls, key: str, settings: Any, service: Settings) -> StripeProvider:
+        if service.production and settings.secret_key and not settings.webhook_secrets:
+            raise ConfigurationError(
+                f"[providers.{key}] has a secret_key but no webhook_secrets "
+                f"(STRIPE_WEBHOOK_SECRET): PAYMENTS_ENV=production refuses to run a provider "
+                f"whose webhooks it cannot verify"
+            )
         return cls(key, settings)
 
     @property
