@@ -24,6 +24,8 @@ from web.fast_webhooks import WebhookFastPath
 from web.input_guard import install_input_guard
 from web.metrics import blueprint as metrics_blueprint
 from web.metrics import install_request_metrics
+from web.openapi import PaymentsOpenAPI
+from web.openapi import blueprint as docs_blueprint
 from web.request import PaymentsRequest
 from web.routes import (
     billing,
@@ -80,6 +82,7 @@ def create_app(
         scalar_ui_path=None,
         swagger_ui_path=None,
         info=Info(title="platform-payments", version=__version__),
+        openapi_provider_class=PaymentsOpenAPI,
         security_schemes={
             "internalToken": APIKeySecurityScheme(in_="header", name=HEADER),
         },
@@ -91,6 +94,7 @@ def create_app(
 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(metrics_blueprint)
+    app.register_blueprint(docs_blueprint)
     app.register_blueprint(providers.blueprint)
     app.register_blueprint(pricing.blueprint)
     app.register_blueprint(checkout.blueprint)
