@@ -210,6 +210,28 @@ async def test_the_page_shows_the_item_amount_interval_and_tenant(served: Served
     assert re.search(r"(src|href)=\"https?://", page) is None
 
 
+async def test_a_checkout_for_an_unconfigured_consumer_is_refused(served: Served) -> None:
+    body = {
+        "pricingItemCode": "starter_month",
+        "consumerKey": "crm",
+        "consumerTenantId": "tenant_123",
+        "successUrl": SUCCESS,
+        "cancelUrl": CANCEL,
+    }
+
+    reply = await served.api.post(CHECKOUTS, json=body)
+
+    assert reply.status == 422
+    assert reply.body["code"] == "consumer_unknown"
+    assert reply.body["message"] == (
+        "consumer 'crm' is not configured (configured: 'funnel'): its events would have "
+        "nowhere to go"
+    )
+    assert await CheckoutSession.all().count() == 0
+    assert await SandboxObject.all().count() == 0  # the provider was not asked
+    assert (await served.api.post(CHECKOUTS, json={**body, "consumerKey": "funnel"})).status == 201
+
+
 async def test_pay_completes_a_subscription_and_redirects_to_the_success_url(
     served: Served,
 ) -> None:

@@ -164,6 +164,8 @@ async def _checkout(served: Served, check: Checked) -> None:
         await api.post(CHECKOUTS, json={**_checkout_body(), "pricingItemCode": "starter_month"}),
     )
     assert (await click(api, opened, "pay")).status == 303
+    unknown = {**_checkout_body(), "pricingItemCode": "lifetime_addon", "consumerKey": "crm"}
+    assert check("post", CHECKOUTS, await api.post(CHECKOUTS, json=unknown)).status == 422
     declined = await open_checkout(api, item="lifetime_addon", tenant="tenant_declined")
     assert (await click(api, declined, "decline")).status == 303  # purchase.failed
 
