@@ -38,6 +38,7 @@ PLUGIN_REACH = {
     "core.ingest.apply": "the import applies legacy rows through `apply_facts`",
     "core.ingest.appliers.context": "the import reads what `apply_facts` did",
     "core.billing.plan_cache": "the import's own plan moves tell plan-status caches",
+    "core.billing.plan_status": "the sandbox's return page shows plan status as products read it",
 }
 """Deeper modules a bundled plugin may import, and why (`docs/plugins.md` says the same)."""
 

@@ -25,6 +25,8 @@ from web.fast_webhooks import WebhookFastPath
 from web.input_guard import install_input_guard
 from web.metrics import blueprint as metrics_blueprint
 from web.metrics import install_request_metrics
+from web.openapi import PaymentsOpenAPI
+from web.openapi import blueprint as docs_blueprint
 from web.request import PaymentsRequest
 from web.request_log import RequestLog
 from web.routes import (
@@ -85,6 +87,7 @@ def create_app(
         scalar_ui_path=None,
         swagger_ui_path=None,
         info=Info(title="platform-payments", version=__version__),
+        openapi_provider_class=PaymentsOpenAPI,
         security_schemes={
             "internalToken": APIKeySecurityScheme(in_="header", name=HEADER),
         },
@@ -94,20 +97,7 @@ def create_app(
     install_input_guard(app)
     install_request_metrics(app)
 
-    app.register_blueprint(health.blueprint)
-    app.register_blueprint(metrics_blueprint)
-    app.register_blueprint(providers.blueprint)
-    app.register_blueprint(pricing.blueprint)
-    app.register_blueprint(checkout.blueprint)
-    app.register_blueprint(deliveries.blueprint)
-    app.register_blueprint(provider_events.blueprint)
-    app.register_blueprint(billing.blueprint)
-    app.register_blueprint(managing.blueprint)
-    app.register_blueprint(truth.blueprint)
-    app.register_blueprint(webhooks.blueprint)
-    for blueprints in manager.hook.register_routes():
-        for blueprint in blueprints or ():
-            app.register_blueprint(blueprint)
+    _register_routes(app, manager)
 
     if fast_webhooks:
         app.asgi_app = WebhookFastPath(  # type: ignore[method-assign]
@@ -151,6 +141,28 @@ def create_app(
         "app built with %d providers", len(registry.providers)
     )
     return app
+
+
+def _register_routes(app: Quart, manager: pluggy.PluginManager) -> None:
+    """The host's blueprints, then every plugin's (`register_routes`)."""
+    for blueprint in (
+        health.blueprint,
+        metrics_blueprint,
+        docs_blueprint,
+        providers.blueprint,
+        pricing.blueprint,
+        checkout.blueprint,
+        deliveries.blueprint,
+        provider_events.blueprint,
+        billing.blueprint,
+        managing.blueprint,
+        truth.blueprint,
+        webhooks.blueprint,
+    ):
+        app.register_blueprint(blueprint)
+    for blueprints in manager.hook.register_routes():
+        for plugin_blueprint in blueprints or ():
+            app.register_blueprint(plugin_blueprint)
 
 
 async def _start_background(app: Quart, registry: Registry, settings: Settings) -> None:

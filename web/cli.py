@@ -7,6 +7,7 @@ database) into one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import functools
 import json
@@ -106,13 +107,15 @@ def serve(host: str | None, port: int | None, no_dispatcher: bool) -> None:
     from web.server import hypercorn_config
 
     settings = Settings.from_env()
+    if port is not None:  # one port for the listener and what is built on it (the sandbox's URLs)
+        settings = dataclasses.replace(settings, port=port)
     app = create_app(
         settings,
         connect_database=False,
         dispatcher=settings.embedded_dispatcher and not no_dispatcher,
         plan_cache=settings.plan_status_cache,
     )
-    bind_host, bind_port = host or settings.host, port or settings.port
+    bind_host, bind_port = host or settings.host, settings.port
     config = hypercorn_config(bind_host, bind_port)
     ensure_port_free(bind_host, bind_port)
 
@@ -144,8 +147,14 @@ def worker() -> None:
 def migrate() -> None:
     """Apply every database migration not yet applied."""
     settings = Settings.from_env()
-    asyncio.run(db.migrate(settings.database_url))
-    click.echo("payments: database is up to date")
+    applied = asyncio.run(db.migrate(settings.database_url))
+    if not applied:
+        click.echo("payments: database already up to date (no migration to apply)")
+        return
+    for name in applied:
+        click.echo(f"payments: applied {name}")
+    count = f"{len(applied)} migration{'s' if len(applied) != 1 else ''}"
+    click.echo(f"payments: database is up to date ({count} applied)")
 
 
 @cli.command()

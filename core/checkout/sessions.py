@@ -148,7 +148,17 @@ async def _store(
 
 
 async def create_checkout_session(registry: Registry, data: CheckoutInput) -> CheckoutSession:
-    """Open a hosted checkout; 404/422/502/503 as the contract says, nothing half-written."""
+    """Open a hosted checkout; 404/422/502/503 as the contract says, nothing half-written.
+
+    A `consumerKey` that names no configured consumer is 422 `consumer_unknown`: its events
+    would have nowhere to go (`docs/decisions.md`)."""
+    if data.consumer_key not in registry.consumers:
+        configured = ", ".join(f"'{key}'" for key in sorted(registry.consumers)) or "none"
+        raise Unprocessable(
+            f"consumer '{data.consumer_key}' is not configured (configured: {configured}): "
+            "its events would have nowhere to go",
+            code="consumer_unknown",
+        )
     provider = registry.provider(data.provider_key)
     if not provider.configured:
         raise ProviderNotConfigured(

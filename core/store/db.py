@@ -138,16 +138,24 @@ async def pending_migrations() -> list[str]:
     return [name for name in migration_names() if name not in applied]
 
 
-async def migrate(url: str) -> None:
-    """Apply every migration not yet applied (creating the SQLite file's folder if needed)."""
+async def migrate(url: str) -> list[str]:
+    """Apply every migration not yet applied (creating the SQLite file's folder if needed);
+    the names of those applied now, in order (`app.name`), empty when it was up to date."""
     config = tortoise_config(url, serving=False)
     _ensure_sqlite_dir(url)
+    applied: list[str] = []
+
+    def progress(event: str, app_label: str, name: str) -> None:
+        if event == "apply_done":
+            applied.append(f"{app_label}.{name}")
+
     try:
-        await tortoise_migrate(config=config)
+        await tortoise_migrate(config=config, progress=progress)
     except Exception as error:
         raise ConfigurationError(f"migration failed ({_redacted(url)}): {error}") from None
     finally:
         await close()
+    return applied
 
 
 def _redacted(url: str) -> str:

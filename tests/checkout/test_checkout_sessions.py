@@ -546,9 +546,9 @@ async def test_the_internal_token_is_required(checkout_app, stripe_standin: Stri
 async def test_a_second_stripe_account_has_its_own_customers(
     checkout_app, stripe_standin: StripeStandIn
 ) -> None:
-    plugins = stripe_plugins(stripe_standin) + stripe_plugins(stripe_standin, "stripe_eu").replace(
-        "default = true\n", ""
-    )
+    plugins = stripe_plugins(stripe_standin) + stripe_plugins(
+        stripe_standin, "stripe_eu", consumers=()
+    ).replace("default = true\n", "")
     api = await checkout_app(plugins)
     await add_item(api, stripe_standin, price_id=None)
     stripe_standin.add_price("price_us", 1900, "eur", "month")

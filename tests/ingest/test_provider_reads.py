@@ -87,7 +87,9 @@ async def funnel() -> AsyncIterator[ConsumerServer]:
 async def stripe_app(
     serving: Callable[..., Any], standin: StripeStandIn, funnel: ConsumerServer, **stripe: Any
 ) -> Api:
-    plugins = stripe_plugins(standin, webhook_secrets=SECRET, **stripe) + funnel_plugins(funnel.url)
+    plugins = stripe_plugins(
+        standin, consumers=(), webhook_secrets=SECRET, **stripe
+    ) + funnel_plugins(funnel.url)
     api: Api = await serving(plugins)
     await add_item(api, standin)
     return api
@@ -274,7 +276,10 @@ async def test_the_sandbox_subscription_is_read_too(
     make_app: Callable[..., Any], make_settings: Callable[..., Settings]
 ) -> None:
     """The sandbox's subscription event is lost; its checkout's event alone entitles."""
-    plugins = '[providers.sandbox]\nplugin = "sandbox"\ndefault = true\n'
+    plugins = (
+        '[providers.sandbox]\nplugin = "sandbox"\ndefault = true\n'
+        '[consumers.funnel]\nplugin = "funnel"\n'
+    )
     app = await make_app(plugins)
     api = Api(app, TOKEN)
     item = starter_item()
@@ -380,7 +385,9 @@ async def test_two_worker_processes_read_once(
     start_worker: Callable[..., Any],  # noqa: F811 - the fixture
 ) -> None:
     """`payments worker` runs the reads too; two of them share the table under leases."""
-    plugins = stripe_plugins(stripe_standin, webhook_secrets=SECRET) + funnel_plugins(funnel.url)
+    plugins = stripe_plugins(stripe_standin, consumers=(), webhook_secrets=SECRET) + funnel_plugins(
+        funnel.url
+    )
     api = await checkout_app(plugins)
     await add_item(api, stripe_standin)
     workers = [await start_worker(plugins, **RETRY_FAST) for _ in range(2)]

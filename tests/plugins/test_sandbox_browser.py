@@ -112,6 +112,7 @@ def pay_in_the_browser(url: str, success_prefix: str, profile: Path) -> dict[str
         seen.update(
             landed=driver.current_url,
             landed_title=driver.find_element(By.ID, "return-title").text,
+            landed_plan=driver.find_element(By.ID, "plan-status").text,
             requests=page_requests + browser.requests_made(driver),
         )
         return seen
@@ -149,10 +150,13 @@ async def test_a_buyer_pays_in_chromium_and_the_tenant_is_entitled(
     )
 
     assert seen["item"] == "Starter"
-    assert (seen["amount"], seen["interval"]) == ("€19.00", "per month")
-    assert seen["tenant"] == "Demo SRL (tenant_e2e)"
+    assert (seen["amount"], seen["interval"]) == ("€19.00 today", "then €19.00 per month")
+    assert seen["tenant"] == "Demo SRL"
     assert seen["landed"] == success + session["providerCheckoutSessionId"]
     assert seen["landed_title"] == "Payment complete"
+    # The return page reads the plan status the way a product does.
+    for shown in ("Demo SRL's plan", "Starter", "active", "Active: the product is unlocked"):
+        assert shown in seen["landed_plan"], seen["landed_plan"]
     # Nothing but the service: no fonts, scripts, images or beacons from anywhere else.
     ours = [r.url for r in seen["requests"] if browser.origin(r.document_url) == service.base]
     assert any(url.startswith(f"{service.base}/sandbox/checkout/") for url in ours), ours
@@ -322,3 +326,34 @@ async def test_a_tenant_manages_its_subscription_on_the_portal_page(
         await asyncio.to_thread(WebDriverWait(driver, 30).until, lambda d: d.current_url == back)
     finally:
         await asyncio.to_thread(manager.__exit__, None, None, None)
+
+
+def read_the_docs(url: str, profile: Path) -> dict[str, Any]:
+    """Open `/docs`, wait for Swagger UI to draw the document; what the browser saw."""
+    with browser.chromium(profile) as driver:
+        driver.get(url)
+        try:
+            WebDriverWait(driver, 30).until(
+                lambda d: d.find_elements(By.CSS_SELECTOR, ".information-container .title")
+            )
+        except TimeoutException:
+            logs = driver.get_log("browser")
+            raise AssertionError(f"Swagger UI did not render: {logs}") from None
+        return {
+            "title": driver.find_element(By.CSS_SELECTOR, ".information-container .title").text,
+            "page": driver.find_element(By.TAG_NAME, "body").text,
+            "errors": [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"],
+            "requests": browser.requests_made(driver),
+        }
+
+
+async def test_the_docs_page_renders_the_api_in_chromium(service: Service, tmp_path: Path) -> None:
+    seen = await asyncio.to_thread(
+        read_the_docs, f"{service.base}/docs", tmp_path / "chromium-docs"
+    )
+
+    assert seen["title"].startswith("platform-payments"), seen["title"]
+    assert "/internal/payments/checkout-sessions" in seen["page"]
+    assert "checkout.completed" in seen["page"]  # the webhooks section
+    assert seen["errors"] == []  # nothing refused by the Content-Security-Policy
+    assert browser.network_beyond(seen["requests"], service.base) == []

@@ -196,12 +196,40 @@ async def test_the_page_shows_the_item_amount_interval_and_tenant(served: Served
     assert reply.headers["content-type"].startswith("text/html")
     assert "default-src 'none'" in reply.headers["content-security-policy"]
     page = text(reply)
-    for shown in ("Starter", "Five funnels", "€19.00", "per month", "Demo SRL (tenant_123)"):
+    for shown in ("Starter", "Five funnels", "€19.00", "then €19.00 per month", "Demo SRL"):
         assert shown in page
+    # Internal ids stay out of the buyer's way: only in the small print at the bottom.
+    visible = re.sub(r"<[^>]+>", " ", page.split("<body", 1)[1])
+    above, small_print = visible.split("Account ", 1)
+    for internal in ("tenant_123", session["providerCheckoutSessionId"]):
+        assert internal in small_print and internal not in above
+    assert "funnel" in small_print
     for button in ("pay", "decline", "cancel"):
         assert f'action="{page_path(session)}/{button}"' in page
     assert "<script" not in page
     assert re.search(r"(src|href)=\"https?://", page) is None
+
+
+async def test_a_checkout_for_an_unconfigured_consumer_is_refused(served: Served) -> None:
+    body = {
+        "pricingItemCode": "starter_month",
+        "consumerKey": "crm",
+        "consumerTenantId": "tenant_123",
+        "successUrl": SUCCESS,
+        "cancelUrl": CANCEL,
+    }
+
+    reply = await served.api.post(CHECKOUTS, json=body)
+
+    assert reply.status == 422
+    assert reply.body["code"] == "consumer_unknown"
+    assert reply.body["message"] == (
+        "consumer 'crm' is not configured (configured: 'funnel'): its events would have "
+        "nowhere to go"
+    )
+    assert await CheckoutSession.all().count() == 0
+    assert await SandboxObject.all().count() == 0  # the provider was not asked
+    assert (await served.api.post(CHECKOUTS, json={**body, "consumerKey": "funnel"})).status == 201
 
 
 async def test_pay_completes_a_subscription_and_redirects_to_the_success_url(
@@ -226,6 +254,10 @@ async def test_pay_completes_a_subscription_and_redirects_to_the_success_url(
     ]
     stored = await CheckoutSession.get(provider_checkout_session_id=session_id)
     assert (stored.status, stored.payment_status) == ("complete", "paid")
+    landed = text(await served.api.get(f"/sandbox/return?session_id={session_id}", token=None))
+    assert "Payment complete" in landed and "Demo SRL's plan" in landed
+    assert 'id="plan-name">Starter<' in landed and 'id="plan-status-value">active<' in landed
+    assert "Active: the product is unlocked" in landed and "Renews on" in landed
     subscription = await Subscription.get(consumer_tenant_id="tenant_123")
     assert subscription.provider_subscription_id.startswith("sub_sbx_")
     assert stored.subscription_id == subscription.id  # type: ignore[attr-defined]
@@ -247,6 +279,7 @@ async def test_a_trial_item_starts_trialing(served: Served) -> None:
     session = await open_checkout(served.api, "trial_year")
     page = text(await served.api.get(page_path(session), token=None))
     assert "$190.00" in page and "per year" in page and "14-day free trial" in page
+    assert "after the 14-day free trial, $190.00 per year" in page and "$0.00" in page
 
     assert (await click(served.api, session, "pay")).status == 303
 

@@ -103,6 +103,91 @@ async def test_the_readme_quickstart_works_as_written(make_run: int, repo_root: 
     assert '"type":"subscription.created"' in listed
 
 
+def prelude(script: str) -> str:
+    """The quickstart's TOKEN and BASE."""
+    return "\n".join(x for x in script.splitlines() if x.startswith(("TOKEN=", "BASE=")))
+
+
+def step(script: str, number: int) -> str:
+    """The lines of the quickstart's step `number`, after its `# N.` comment, before the next."""
+    lines = script.splitlines()
+    start = next(i for i, x in enumerate(lines) if x.startswith(f"# {number}."))
+    end = next(i for i, x in enumerate(lines) if x.startswith(f"# {number + 1}."))
+    return "\n".join(lines[start + 1 : end]) + "\n"
+
+
+def checkout_step(script: str) -> str:
+    """The quickstart's step 2 (open a checkout), with its TOKEN and BASE, without printing."""
+    opened = step(script, 2).replace('echo "$URL"', "")
+    return f"{prelude(script)}\n{opened}"
+
+
+async def test_a_typo_in_the_quickstart_prints_the_apis_message(
+    make_run: int, repo_root: Path
+) -> None:
+    script = quickstart_script((repo_root / "README.md").read_text()).replace("3700", str(make_run))
+    step = checkout_step(script)
+    for typo, message in (
+        ('"pricingItemCode":"startr_month"', "pricing item 'startr_month' not found"),
+        ('"consumerKey":"funel"', "consumer 'funel' is not configured"),
+    ):
+        wrong = step.replace(typo.replace("startr", "starter").replace("funel", "funnel"), typo)
+        assert wrong != step
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", wrong],
+            cwd=repo_root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode != 0
+        assert f"error: {message}" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_migrate_says_what_it_applied(
+    tmp_path: Path, clean_env: dict[str, str], repo_root: Path
+) -> None:
+    env = make_run_env(clean_env, tmp_path, free_port())
+    migrations = sorted(p.stem for p in (repo_root / "migrations").glob("0*.py"))
+
+    first = run_payments("migrate", env=env)
+    again = run_payments("migrate", env=env)
+
+    assert first.returncode == 0, first.stderr
+    applied = re.findall(r"^payments: applied \w+\.(\w+)$", first.stdout, re.MULTILINE)
+    assert applied == migrations
+    assert f"({len(migrations)} migrations applied)" in first.stdout
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "payments: database already up to date (no migration to apply)"
+
+
+async def test_serve_port_is_the_port_of_the_sandboxs_urls(
+    tmp_path: Path, clean_env: dict[str, str], repo_root: Path
+) -> None:
+    port = free_port()
+    env = make_run_env(clean_env, tmp_path, 3700)  # PORT says 3700; --port wins
+    assert run_payments("migrate", env=env).returncode == 0
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [PAYMENTS, "serve", "--port", str(port)],
+        env=env,
+        cwd=repo_root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        await wait_until_up(f"http://127.0.0.1:{port}", process)
+        script = quickstart_script((repo_root / "README.md").read_text()).replace("3700", str(port))
+        output = bash(f"{prelude(script)}\n{step(script, 1)}{step(script, 2)}", repo_root)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+    assert re.search(rf"http://localhost:{port}/sandbox/checkout/cs_sbx_\w+$", output, re.M)
+
+
 def test_payments_serve_refuses_the_sandbox_in_production(
     tmp_path: Path, clean_env: dict[str, str], repo_root: Path
 ) -> None:

@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from core.models import EventDelivery, Purchase
+from core.delivery.outbox import event_body
+from core.events import EVENT_TYPES
+from core.models import EventDelivery, NormalizedEvent, Purchase
 from tests.plugins.test_sandbox_flow import (
     CHECKOUTS,
     CONTROLS,
@@ -26,7 +28,7 @@ from tests.plugins.test_sandbox_flow import (
     serve_app,  # noqa: F401  (a fixture, used by name)
 )
 from tests.support.api import Api, Reply
-from tests.web.test_openapi import openapi, response_validator
+from tests.web.test_openapi import event_schema, event_validator, openapi, response_validator
 
 NO_JSON_BODY = {("delete", "/internal/payments/pricing-items/{id}")}
 """Documented without a JSON answer for success (204)."""
@@ -66,10 +68,55 @@ async def test_every_route_answers_as_documented(sandbox_app: Served) -> None:
     await _deliveries(api, check)
     await _provider_events(api, check)
     await _webhooks_and_inbox(api, check)
+    await _documents(api, check)
     documented = {
         (method, route) for route, methods in document["paths"].items() for method in methods
     }
     assert documented - NO_JSON_BODY <= check.routes, documented - NO_JSON_BODY - check.routes
+    await _events_match_their_webhooks(document)
+
+
+EMITTED_BY_THE_SCENARIO = set(EVENT_TYPES)
+"""Every type shows up in the scenario, so each webhook schema is checked against real events."""
+
+
+async def _events_match_their_webhooks(document: dict[str, Any]) -> None:
+    """Every normalized event the scenario stored, as the dispatcher sends it, matches the
+    `webhooks` entry of its type, with no field the document does not name."""
+    events = await NormalizedEvent.all()
+    seen: set[str] = set()
+    for event in events:
+        body = _wire(event_body(event))
+        event_validator(document, event.type).validate(body)
+        schema = event_schema(document, event.type)
+        assert set(body) == set(schema["properties"]), event.type
+        data_name = schema["properties"]["data"]["$ref"].rsplit("/", 1)[1]
+        data_schema = document["components"]["schemas"][data_name]
+        assert set(body["data"]) == set(data_schema["properties"]), event.type
+        for key, value in body["data"].items():
+            if isinstance(value, dict):
+                record = data_schema["properties"][key]["$ref"].rsplit("/", 1)[1]
+                documented = set(document["components"]["schemas"][record]["properties"])
+                assert set(value) == documented, (event.type, set(value) ^ documented)
+        seen.add(event.type)
+    assert seen >= EMITTED_BY_THE_SCENARIO, EMITTED_BY_THE_SCENARIO - seen
+
+
+def _wire(body: dict[str, Any]) -> Any:
+    """The body as JSON bytes carry it (what the dispatcher posts)."""
+    import orjson
+
+    return orjson.loads(orjson.dumps(body))
+
+
+async def _documents(api: Api, check: Checked) -> None:
+    metrics = check("get", "/metrics", await api.get("/metrics", token=None))
+    assert metrics.status == 200 and metrics.body is None
+    check("get", "/openapi.json", await api.get("/openapi.json", token=None))
+    check("get", "/docs", await api.get("/docs", token=None))
+    asset = "/docs/assets/{name}"
+    check("get", asset, await api.get("/docs/assets/swagger-ui.css", token=None))
+    check("get", asset, await api.get("/docs/assets/nothing.js", token=None))
 
 
 async def _catalog(api: Api, check: Checked) -> None:
@@ -119,6 +166,10 @@ async def _checkout(served: Served, check: Checked) -> None:
         await api.post(CHECKOUTS, json={**_checkout_body(), "pricingItemCode": "starter_month"}),
     )
     assert (await click(api, opened, "pay")).status == 303
+    unknown = {**_checkout_body(), "pricingItemCode": "lifetime_addon", "consumerKey": "crm"}
+    assert check("post", CHECKOUTS, await api.post(CHECKOUTS, json=unknown)).status == 422
+    declined = await open_checkout(api, item="lifetime_addon", tenant="tenant_declined")
+    assert (await click(api, declined, "decline")).status == 303  # purchase.failed
 
 
 async def _billing(served: Served, check: Checked) -> None:
@@ -149,6 +200,15 @@ async def _billing(served: Served, check: Checked) -> None:
     plan = "/internal/payments/tenants/{consumerTenantId}/plan-status"
     check("get", plan, await api.get("/internal/payments/tenants/tenant_subs/plan-status"))
     check("get", plan, await api.get("/internal/payments/tenants/nobody/plan-status"))
+    reconcile = "/internal/payments/tenants/{consumerTenantId}/reconcile"
+    check("post", reconcile, await api.post("/internal/payments/tenants/tenant_subs/reconcile"))
+    check(
+        "post",
+        reconcile,
+        await api.post(
+            "/internal/payments/tenants/tenant_subs/reconcile", query={"consumerKey": ""}
+        ),
+    )
     check(
         "get",
         plan,

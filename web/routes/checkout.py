@@ -37,7 +37,8 @@ async def create_checkout_session(data: CheckoutSessionCreate) -> Response:
 
     404 unknown provider key or item, 409 `subscription_exists` (a recurring checkout for a
     tenant with a live subscription of this consumer, unless `allowAdditionalSubscription`),
-    422 item unavailable or without a price, 502 the provider failed (its message), 503 the
+    422 item unavailable or without a price, or `consumer_unknown` (the `consumerKey` names no
+    configured consumer: its events would have nowhere to go), 502 the provider failed (its message), 503 the
     provider is not configured.
     """
     key = request.headers.get("Idempotency-Key")

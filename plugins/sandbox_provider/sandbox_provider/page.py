@@ -13,11 +13,13 @@ from typing import Any
 from quart import Blueprint, Response, redirect, render_template, request
 from quart_schema import hide
 
+from core.billing.plan_status import plan_status
 from core.errors import ApiError, Conflict, NotFound, ProviderError
 from core.timeutil import utcnow
 from sandbox_provider import actions, money, store
 from sandbox_provider.runtime import sandbox_provider, sandbox_providers
 from sandbox_provider.sender import DeliveryFailed
+from web.state import state
 
 blueprint = Blueprint("sandbox_page", __name__, template_folder="templates")
 
@@ -88,11 +90,22 @@ async def _open_session(session_id: str) -> tuple[dict[str, Any], str]:
     return data, key
 
 
-def _tenant_label(data: dict[str, Any]) -> str:
+def _tenant_name(data: dict[str, Any]) -> str | None:
+    """The buyer's own name for its account: the legal name, else the tenant's name."""
     tenant = data.get("tenant") or {}
-    tenant_id = (data.get("metadata") or {}).get("consumerTenantId", "")
     name = tenant.get("legal_name") or tenant.get("name")
-    return f"{name} ({tenant_id})" if name else tenant_id
+    return str(name) if name else None
+
+
+def renewal_line(item: dict[str, Any], amount: str, trial_days: int) -> str | None:
+    """What a recurring item costs after today: `then €19.00 per month` (after the trial,
+    `after the 14-day trial, €19.00 per month`); None for a one-time item."""
+    if not item.get("interval"):
+        return None
+    every = money.interval(item)
+    if trial_days:
+        return f"after the {trial_days}-day free trial, {amount} {every}"
+    return f"then {amount} {every}"
 
 
 @blueprint.get("/sandbox/checkout/<session_id>")
@@ -104,15 +117,20 @@ async def checkout_page(session_id: str) -> Response:
     except ApiError as error:
         return await _error(error)
     item = data.get("item") or {}
+    amount = money.amount(int(data.get("amount_total") or 0), str(data.get("currency") or ""))
+    trial_days = int(item.get("trial_days") or 0)
+    metadata = data.get("metadata") or {}
     body = await render_template(
         "sandbox/checkout.html",
         item=item,
-        amount=money.amount(int(data.get("amount_total") or 0), str(data.get("currency") or "")),
-        interval=money.interval(item),
-        trial_days=int(item.get("trial_days") or 0),
+        amount=amount,
+        today=money.amount(0, str(data.get("currency") or "")) if trial_days else amount,
+        renewal=renewal_line(item, amount, trial_days),
+        trial_days=trial_days,
         tenant=data.get("tenant") or {},
-        tenant_label=_tenant_label(data),
-        consumer_key=(data.get("metadata") or {}).get("consumerKey", ""),
+        tenant_name=_tenant_name(data),
+        tenant_id=metadata.get("consumerTenantId", ""),
+        consumer_key=metadata.get("consumerKey", ""),
         session_id=session_id,
         base=f"/sandbox/checkout/{session_id}",
         message=DECLINED if request.args.get("declined") else None,
@@ -172,9 +190,12 @@ async def return_page() -> Response:
         return await _error(NotFound("no sandbox provider is enabled", code="route_not_found"))
     session_id = request.args.get("session_id") or None
     status = None
+    plan: dict[str, Any] | None = None
     if session_id:
         row = await store.find(session_id, store.CHECKOUT_SESSION)
         status = row.data.get("status") if row is not None else "unknown"
+        if row is not None:
+            plan = await _plan_status(row.data)
     if request.args.get("checkout") == "cancel":
         title, message = "Checkout canceled", "You left the checkout without paying."
     elif status == "complete":
@@ -182,6 +203,35 @@ async def return_page() -> Response:
     else:
         title, message = "Back from checkout", "The checkout has not been completed."
     body = await render_template(
-        "sandbox/return.html", title=title, message=message, session_id=session_id, status=status
+        "sandbox/return.html",
+        title=title,
+        message=message,
+        session_id=session_id,
+        status=status,
+        plan=plan,
     )
     return await _html(body)
+
+
+async def _plan_status(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The tenant's plan status as products read it: through the host's plan-status service
+    (`core.billing.plan_status`), narrowed to the checkout's consumer; with its words."""
+    metadata = data.get("metadata") or {}
+    tenant_id = metadata.get("consumerTenantId")
+    if not tenant_id:
+        return None
+    grace_days = state().settings.past_due_grace_days
+    answer = await plan_status(str(tenant_id), metadata.get("consumerKey"), grace_days)
+    plan = answer.get("plan") or {}
+    subscription = answer.get("subscription") or {}
+    return {
+        "tenant_name": _tenant_name(data),
+        "tenant_id": tenant_id,
+        "entitled": answer["entitled"],
+        "status": answer["status"],
+        "plan_name": plan.get("name") or plan.get("code"),
+        "period_end": (subscription.get("currentPeriodEnd") or "")[:10] or None,
+        "trial_end": (subscription.get("trialEnd") or "")[:10] or None,
+        "cancel_at_period_end": bool(subscription.get("cancelAtPeriodEnd")),
+        "purchases": [p["pricingItemCode"] for p in answer.get("purchases") or []],
+    }

@@ -9,8 +9,15 @@ from tests.support.stripe_standin.server import StripeStandIn
 SECRET_KEY = "sk_test_standin_4242"
 
 
-def stripe_plugins(standin: StripeStandIn, provider_key: str = "stripe", **settings: Any) -> str:
-    """A plugins.toml with one Stripe provider key aimed at the stand-in, fast retries."""
+def stripe_plugins(
+    standin: StripeStandIn,
+    provider_key: str = "stripe",
+    consumers: tuple[str, ...] = ("funnel",),
+    **settings: Any,
+) -> str:
+    """A plugins.toml with one Stripe provider key aimed at the stand-in, fast retries, and
+    the consumers the tests open checkouts for (a checkout for an unconfigured consumer is
+    422 `consumer_unknown`); they have no events URL, so their deliveries wait."""
     values: dict[str, Any] = {
         "secret_key": SECRET_KEY,
         "api_base": standin.url,
@@ -29,4 +36,6 @@ def stripe_plugins(standin: StripeStandIn, provider_key: str = "stripe", **setti
         else:
             rendered = f'"{value}"'
         lines.append(f"{name} = {rendered}")
+    for consumer in consumers:
+        lines += ["", f"[consumers.{consumer}]", f'plugin = "{consumer}"']
     return "\n".join(lines) + "\n"
