@@ -85,6 +85,9 @@ class Subscription(Model):
             Index(fields=("consumer_key", "created_at"), name="subscriptions_consumer_idx"),
             Index(fields=("status", "created_at"), name="subscriptions_status_idx"),
             Index(fields=("pricing_item_code", "created_at"), name="subscriptions_item_idx"),
+            Index(
+                fields=("status", "current_period_end"), name="subscriptions_period_end_idx"
+            ),  # the reconcile sweep's lapsed subscriptions
         )
 
 

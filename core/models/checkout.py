@@ -74,6 +74,7 @@ class CheckoutSession(Model):
                 fields=("consumer_key", "consumer_tenant_id"), name="checkout_sessions_tenant_idx"
             ),
             Index(fields=("status",), name="checkout_sessions_status_idx"),
+            Index(fields=("status", "expires_at"), name="checkout_sessions_expiry_idx"),
             Index(fields=("provider_subscription_id",), name="checkout_sessions_subscription_idx"),
             Index(fields=("provider_payment_id",), name="checkout_sessions_payment_idx"),
         )
