@@ -53,9 +53,9 @@ async def test_the_whole_flow_logs_json_lines_with_ids_and_no_secret(
 ) -> None:
     async with ConsumerServer(secret=SIGNING_SECRET) as consumer:
         consumer.then(Respond(503))  # the first attempt fails, the retry delivers
-        plugins = stripe_plugins(stripe_standin, webhook_secrets=WEBHOOK_SECRET) + funnel_plugins(
-            consumer.url, signing_secret=SIGNING_SECRET, token=TOKEN
-        )
+        plugins = stripe_plugins(
+            stripe_standin, consumers=(), webhook_secrets=WEBHOOK_SECRET
+        ) + funnel_plugins(consumer.url, signing_secret=SIGNING_SECRET, token=TOKEN)
         signatures: list[str] = []
         with captured_logs() as logs:
             api: Api = await checkout_app(plugins)

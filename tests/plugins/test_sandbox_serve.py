@@ -5,6 +5,7 @@ start in production."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 import time
@@ -205,5 +206,6 @@ def test_payments_serve_refuses_the_sandbox_in_production(
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("payments: error: ")
-    assert "[providers.sandbox]" in lines[0] and "PAYMENTS_ENV=production" in lines[0]
+    line = json.loads(lines[0])["message"]  # production logs JSON: the one line is one object
+    assert line.startswith("payments: error: ")
+    assert "[providers.sandbox]" in line and "PAYMENTS_ENV=production" in line
