@@ -31,7 +31,7 @@ class RefundInput:
 
 
 async def refund(registry: Registry, data: RefundInput) -> Purchase:
-    record = await purchase_of(data.purchase_id, data.consumer_key)
+    record = await purchase_of(data.purchase_id, data.consumer_key, list(registry.providers))
     provider = registry.provider(record.provider_key)
     require(provider, CAPABILITY_REFUND)
     async with one_at_a_time(provider.key, record.provider_payment_id):

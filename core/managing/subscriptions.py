@@ -51,7 +51,9 @@ async def _reloaded(record: Subscription) -> Subscription:
 
 async def cancel(registry: Registry, target: Target, *, at_period_end: bool) -> Subscription:
     """At the period's end (still entitled until then), or now (`canceled` at once)."""
-    record = await subscription_of(target.subscription_id, target.consumer_key)
+    record = await subscription_of(
+        target.subscription_id, target.consumer_key, list(registry.providers)
+    )
     provider = registry.provider(record.provider_key)
     require(provider, CAPABILITY_CANCEL)
     async with one_at_a_time(provider.key, record.provider_subscription_id):
@@ -68,7 +70,9 @@ async def cancel(registry: Registry, target: Target, *, at_period_end: bool) -> 
 
 async def resume(registry: Registry, target: Target) -> Subscription:
     """Undo a pending cancel at the period's end."""
-    record = await subscription_of(target.subscription_id, target.consumer_key)
+    record = await subscription_of(
+        target.subscription_id, target.consumer_key, list(registry.providers)
+    )
     provider = registry.provider(record.provider_key)
     require(provider, CAPABILITY_RESUME)
     async with one_at_a_time(provider.key, record.provider_subscription_id):
@@ -91,7 +95,9 @@ async def _change_of(
     registry: Registry, target: Target, code: str, proration: Proration, kind: str
 ) -> tuple[Subscription, SubscriptionChange]:
     """The change asked for, checked: 404/422 for the item, 409 for the subscription."""
-    record = await subscription_of(target.subscription_id, target.consumer_key)
+    record = await subscription_of(
+        target.subscription_id, target.consumer_key, list(registry.providers)
+    )
     provider = registry.provider(record.provider_key)
     require(provider, CAPABILITY_CHANGE)
     item = await available_item(code)
@@ -122,7 +128,9 @@ async def change(
     registry: Registry, target: Target, code: str, proration: Proration
 ) -> Subscription:
     """Move the subscription to another recurring item; its `pricingItemCode` follows."""
-    record = await subscription_of(target.subscription_id, target.consumer_key)
+    record = await subscription_of(
+        target.subscription_id, target.consumer_key, list(registry.providers)
+    )
     async with one_at_a_time(record.provider_key, record.provider_subscription_id):
         record, asked = await _change_of(registry, target, code, proration, "change")
         provider = registry.provider(record.provider_key)
